@@ -1,0 +1,62 @@
+# contrastcam — build, test, demo.  `make check` runs every test; `make demo`
+# runs the main job.  Both install the Debian packages they need when missing.
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g -Wall -Wextra -std=c11 -D_GNU_SOURCE -fopenmp
+CPPFLAGS += -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu -I/usr/include/stb
+LDLIBS  += -lopenblas -lstb -lm
+ifeq ($(SAN),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+  BUILD   ?= build-san
+endif
+BUILD ?= build
+PY := /usr/bin/python3
+
+LIB_SRC := $(sort $(wildcard src/onnx/*.c src/graph/*.c src/ops/*.c src/util/*.c src/explain/*.c src/image/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB := $(BUILD)/libcontrastcam.a
+CLI := $(BUILD)/contrastcam
+
+.PHONY: all deps check check-san demo bench clean
+all: $(LIB) $(CLI) $(TEST_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh
+
+check: deps
+	$(MAKE) all
+	@BUILD=$(BUILD) PY=$(PY) sh tests/run.sh
+
+check-san:
+	$(MAKE) check SAN=1
+
+demo: deps
+	$(MAKE) all
+	@sh tools/demo.sh
+
+bench: deps
+	$(MAKE) all
+	@sh bench/run.sh
+
+clean:
+	rm -rf build build-san out

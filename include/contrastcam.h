@@ -1,0 +1,100 @@
+/* contrastcam — contrastive explanations ("Why P, rather than Q?") for ONNX CNNs on the CPU.
+ *
+ * The public C API.  Handles are opaque.  Every fallible call returns a
+ * cc_status; the handle it acts on keeps a message for the last failure
+ * (cc_model_errmsg / cc_session_errmsg).  The library never prints and never
+ * exits.  One loaded cc_model may be shared by many threads, each with its own
+ * cc_session.
+ */
+#ifndef CONTRASTCAM_H
+#define CONTRASTCAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cc_status {
+    CC_OK = 0,
+    CC_ERR_IO = 1,           /* file missing or unreadable */
+    CC_ERR_PARSE = 2,        /* malformed model / data */
+    CC_ERR_UNSUPPORTED = 3,  /* op or feature not implemented */
+    CC_ERR_SHAPE = 4,        /* inconsistent shapes */
+    CC_ERR_ARG = 5,          /* bad argument from the caller */
+    CC_ERR_NOMEM = 6,
+    CC_ERR_NOTFOUND = 7,     /* unknown tensor / input / output name */
+    CC_ERR_LIMIT = 8,        /* a size limit was exceeded */
+    CC_ERR_INTERNAL = 9
+} cc_status;
+
+const char *cc_status_str(cc_status s);
+
+typedef struct cc_model cc_model;
+typedef struct cc_session cc_session;
+
+#define CC_MAX_RANK 8
+
+/* A tensor of the graph, for choosing a target layer. */
+typedef struct cc_tensor_info {
+    const char *name;        /* borrowed from the model */
+    const char *op_type;     /* op of the producing node; "input" or "initializer" otherwise */
+    int rank;
+    int64_t dims[CC_MAX_RANK];
+    int is_const;            /* weight or load-time constant (not an activation) */
+} cc_tensor_info;
+
+/* ---- models ---------------------------------------------------------------- */
+
+/* Load a model file (external-data initializers are read relative to its
+ * folder).  On failure *out may still hold a handle whose cc_model_errmsg
+ * explains; free it with cc_model_free.  Large weights are mapped, not copied. */
+cc_status cc_model_load(const char *path, cc_model **out);
+/* Load from memory; the buffer is copied.  base_dir is used for external data (may be NULL). */
+cc_status cc_model_load_buffer(const void *data, size_t size, const char *base_dir, cc_model **out);
+void cc_model_free(cc_model *m);
+const char *cc_model_errmsg(const cc_model *m);
+
+int cc_model_num_inputs(const cc_model *m);
+int cc_model_num_outputs(const cc_model *m);
+/* Index of the i-th graph input / output as a tensor index. */
+int cc_model_input(const cc_model *m, int i);
+int cc_model_output(const cc_model *m, int i);
+int cc_model_num_tensors(const cc_model *m);
+cc_status cc_model_tensor_info(const cc_model *m, int tensor, cc_tensor_info *info);
+/* Tensor index by name, -1 if none. */
+int cc_model_find_tensor(const cc_model *m, const char *name);
+/* metadata_props value for a key, or NULL (borrowed). */
+const char *cc_model_metadata(const cc_model *m, const char *key);
+/* The opset of the default domain. */
+int cc_model_opset(const cc_model *m);
+
+/* ---- sessions -------------------------------------------------------------- */
+
+cc_status cc_session_new(const cc_model *m, cc_session **out);
+void cc_session_free(cc_session *s);
+const char *cc_session_errmsg(const cc_session *s);
+
+/* Copy numel floats into graph input `tensor` (size must match its shape). */
+cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, size_t numel);
+/* Run the whole graph forward. */
+cc_status cc_session_forward(cc_session *s);
+/* Forward value of any float tensor (activation, input, output or weight):
+ * pointer borrowed, valid until the next forward or cc_session_free. */
+const float *cc_session_value(cc_session *s, int tensor, size_t *numel);
+
+/* Backward pass (vector-Jacobian products).  `seed` holds K stacked vectors,
+ * each shaped like tensor `from` (usually the output): K * numel(from) floats.
+ * Gradients are computed only for the nodes between the `targets` and `from`;
+ * targets may be activations, graph inputs or weights (weight gradients).
+ * Requires a prior cc_session_forward. */
+cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K,
+                              const int *targets, int n_targets);
+/* Gradient of a target after cc_session_backward: K * numel floats (borrowed). */
+const float *cc_session_grad(cc_session *s, int tensor, size_t *numel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/* Graph storage: tensor table with a name index, owned allocations, mappings. */
+#include "graph/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+int cc_graph_find(const cc_graph *g, const char *name)
+{
+    if (!g->hash_cap) return -1;
+    for (uint64_t i = hash_str(name) & (uint64_t)(g->hash_cap - 1);; i = (i + 1) & (uint64_t)(g->hash_cap - 1)) {
+        int t = g->hash[i];
+        if (t < 0) return -1;
+        if (strcmp(g->tensors[t].name, name) == 0) return t;
+    }
+}
+
+static int rehash(cc_graph *g, int cap)
+{
+    int *h = malloc(sizeof(int) * (size_t)cap);
+    if (!h) return -1;
+    for (int i = 0; i < cap; i++) h[i] = -1;
+    for (int t = 0; t < g->n_tensors; t++) {
+        uint64_t i = hash_str(g->tensors[t].name) & (uint64_t)(cap - 1);
+        while (h[i] >= 0) i = (i + 1) & (uint64_t)(cap - 1);
+        h[i] = t;
+    }
+    free(g->hash);
+    g->hash = h;
+    g->hash_cap = cap;
+    return 0;
+}
+
+int cc_graph_add_tensor(cc_graph *g, const char *name)
+{
+    if (g->n_tensors == g->cap_tensors) {
+        int cap = g->cap_tensors ? 2 * g->cap_tensors : 256;
+        cc_tensor *nt = realloc(g->tensors, sizeof *nt * (size_t)cap);
+        if (!nt) return -1;
+        g->tensors = nt;
+        g->cap_tensors = cap;
+    }
+    if ((g->n_tensors + 1) * 2 > g->hash_cap && rehash(g, g->hash_cap ? 2 * g->hash_cap : 512)) return -1;
+    int idx = g->n_tensors++;
+    cc_tensor *t = &g->tensors[idx];
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->producer = -1;
+    uint64_t i = hash_str(name) & (uint64_t)(g->hash_cap - 1);
+    while (g->hash[i] >= 0) i = (i + 1) & (uint64_t)(g->hash_cap - 1);
+    g->hash[i] = idx;
+    return idx;
+}
+
+void *cc_graph_own(cc_graph *g, void *p)
+{
+    if (!p) return NULL;
+    if (g->n_owned == g->cap_owned) {
+        int cap = g->cap_owned ? 2 * g->cap_owned : 256;
+        void **no = realloc(g->owned, sizeof *no * (size_t)cap);
+        if (!no) { free(p); return NULL; }
+        g->owned = no;
+        g->cap_owned = cap;
+    }
+    g->owned[g->n_owned++] = p;
+    return p;
+}
+
+char *cc_graph_strdup(cc_graph *g, const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return cc_graph_own(g, d);
+}
+
+void cc_graph_free(cc_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].params);
+    for (int i = 0; i < g->n_owned; i++) free(g->owned[i]);
+    for (int i = 0; i < g->n_maps; i++)
+        if (g->maps[i].addr) munmap(g->maps[i].addr, g->maps[i].size);
+    free(g->owned);
+    free(g->tensors);
+    free(g->tensor_op);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->meta_key);
+    free(g->meta_val);
+    free(g->hash);
+    memset(g, 0, sizeof *g);
+}
+
+float *cc_scratch(cc_ctx *ctx, int slot, size_t n)
+{
+    if (slot < 0 || slot >= 8) return NULL;
+    if (ctx->slot[slot].cap < n) {
+        float *p = realloc(ctx->slot[slot].p, (n ? n : 1) * sizeof(float));
+        if (!p) return NULL;
+        ctx->slot[slot].p = p;
+        ctx->slot[slot].cap = n;
+    }
+    return ctx->slot[slot].p;
+}
+
+void cc_ctx_free(cc_ctx *c)
+{
+    for (int i = 0; i < 8; i++) free(c->slot[i].p);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,53 @@
+/* The loaded model: tensors and nodes indexed by integers, nodes in
+ * topological order, shapes inferred and load-time constants folded.
+ * Immutable after loading, so sessions in several threads can share it. */
+#ifndef CC_GRAPH_H
+#define CC_GRAPH_H
+#include "ops/op.h"
+
+typedef struct cc_graph {
+    int n_tensors, cap_tensors;
+    cc_tensor *tensors;
+    char **tensor_op;         /* op_type of the producer, borrowed strings */
+    int n_nodes, cap_nodes;
+    cc_node *nodes;           /* topological order once built */
+    int n_inputs, n_outputs;
+    int *inputs, *outputs;    /* graph inputs (non-initializer) and outputs */
+    int n_meta;
+    char **meta_key, **meta_val;
+    int opset;                /* default domain */
+    int ir_version;
+    /* name -> tensor index (open addressing) */
+    int hash_cap;
+    int *hash;
+    /* backing storage: strings and owned buffers freed with the graph */
+    void **owned;
+    int n_owned, cap_owned;
+    /* file mappings that zero-copy weights point into */
+    struct { void *addr; size_t size; char *path; } maps[16];
+    int n_maps;
+} cc_graph;
+
+/* Lookup / creation by name. */
+int cc_graph_find(const cc_graph *g, const char *name);
+int cc_graph_add_tensor(cc_graph *g, const char *name);  /* -1 on OOM */
+void *cc_graph_own(cc_graph *g, void *p);                /* register for free(); returns p (NULL stays NULL) */
+char *cc_graph_strdup(cc_graph *g, const char *s, size_t n);
+void cc_graph_free(cc_graph *g);
+
+/* Parse ONNX bytes into g (src/onnx/onnx.c).  base_dir for external data.
+ * Returns 0 or CC_E_*, message in e. */
+int cc_onnx_parse(cc_graph *g, const uint8_t *buf, size_t size, const char *base_dir, cc_err *e);
+/* Decode one serialized TensorProto (e.g. ONNX test data .pb files) into a
+ * malloc'd tensor (caller frees t->data and t->name). */
+int cc_onnx_parse_tensor_file(const char *path, cc_tensor *t, cc_err *e);
+
+/* Resolve ops, sort, infer shapes, fold constants (src/graph/build.c). */
+int cc_graph_build(cc_graph *g, cc_err *e);
+
+/* Scratch memory for kernels (src/graph/ctx.c). */
+struct cc_ctx {
+    struct { float *p; size_t cap; } slot[8];
+};
+void cc_ctx_free(cc_ctx *c);
+#endif

@@ -1,0 +1,219 @@
+/* A session: activation and gradient buffers for one thread, the forward walk
+ * over all nodes, and the backward walk over only the nodes between the
+ * requested targets and the seeded tensor. */
+#include "graph/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IO 64
+
+cc_status cc_session_fail(cc_session *s, int code, const char *msg)
+{
+    snprintf(s->err, sizeof s->err, "%s", msg);
+    return (cc_status)code;
+}
+
+cc_status cc_session_new(const cc_model *m, cc_session **out)
+{
+    *out = NULL;
+    if (!m || m->g.n_nodes == 0 || !m->g.tensor_op) return CC_ERR_ARG;
+    const cc_graph *g = &m->g;
+    cc_session *s = calloc(1, sizeof *s);
+    if (!s) return CC_ERR_NOMEM;
+    s->m = m;
+    size_t nt = (size_t)g->n_tensors;
+    s->t = malloc(sizeof *s->t * nt);
+    s->act = calloc(nt, sizeof *s->act);
+    s->grad = calloc(nt, sizeof *s->grad);
+    s->grad_cap = calloc(nt, sizeof *s->grad_cap);
+    s->has_grad = calloc(nt, 1);
+    if (!s->t || !s->act || !s->grad || !s->grad_cap || !s->has_grad) { cc_session_free(s); return CC_ERR_NOMEM; }
+    memcpy(s->t, g->tensors, sizeof *s->t * nt);
+    for (size_t i = 0; i < nt; i++) {
+        cc_tensor *t = &s->t[i];
+        if (t->is_const) continue;
+        if (t->dtype != CC_DT_FLOAT) continue;
+        s->act[i] = calloc(t->numel ? (size_t)t->numel : 1, sizeof(float));
+        if (!s->act[i]) { cc_session_free(s); return CC_ERR_NOMEM; }
+        t->data = s->act[i];
+    }
+    *out = s;
+    return CC_OK;
+}
+
+void cc_session_free(cc_session *s)
+{
+    if (!s) return;
+    if (s->m) {
+        for (int i = 0; i < s->m->g.n_tensors; i++) {
+            if (s->act) free(s->act[i]);
+            if (s->grad) free(s->grad[i]);
+        }
+    }
+    free(s->t);
+    free(s->act);
+    free(s->grad);
+    free(s->grad_cap);
+    free(s->has_grad);
+    cc_ctx_free(&s->ctx);
+    free(s);
+}
+
+const char *cc_session_errmsg(const cc_session *s)
+{
+    return s ? s->err : "no session";
+}
+
+cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, size_t numel)
+{
+    const cc_graph *g = &s->m->g;
+    int ok = 0;
+    for (int i = 0; i < g->n_inputs; i++) ok |= g->inputs[i] == tensor;
+    if (!ok) return cc_session_fail(s, CC_ERR_NOTFOUND, "set_input: not a graph input");
+    cc_tensor *t = &s->t[tensor];
+    if ((int64_t)numel != t->numel) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "input '%s' needs %lld values, got %zu", t->name, (long long)t->numel, numel);
+        return cc_session_fail(s, CC_ERR_SHAPE, msg);
+    }
+    memcpy(t->data, data, numel * sizeof(float));
+    s->forwarded = 0;
+    return CC_OK;
+}
+
+static void node_io(cc_session *s, const cc_node *n, cc_tensor **in, cc_tensor **out)
+{
+    for (int j = 0; j < n->n_in; j++) in[j] = n->in[j] >= 0 ? &s->t[n->in[j]] : NULL;
+    for (int j = 0; j < n->n_out; j++) out[j] = &s->t[n->out[j]];
+}
+
+static int node_is_const(const cc_session *s, const cc_node *n)
+{
+    for (int j = 0; j < n->n_out; j++)
+        if (!s->t[n->out[j]].is_const) return 0;
+    return 1;
+}
+
+cc_status cc_session_forward(cc_session *s)
+{
+    const cc_graph *g = &s->m->g;
+    cc_tensor *in[MAX_IO], *out[MAX_IO];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *n = &g->nodes[i];
+        if (node_is_const(s, n)) continue;
+        node_io(s, n, in, out);
+        int rc = n->op->forward(n, in, out, &s->ctx);
+        if (rc) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "forward failed at node '%s' (%s)%s", n->name, n->op_type,
+                     rc == CC_E_NOMEM ? ": out of memory" : "");
+            return cc_session_fail(s, rc, msg);
+        }
+    }
+    s->forwarded = 1;
+    return CC_OK;
+}
+
+const float *cc_session_value(cc_session *s, int tensor, size_t *numel)
+{
+    if (tensor < 0 || tensor >= s->m->g.n_tensors || s->t[tensor].dtype != CC_DT_FLOAT) return NULL;
+    if (numel) *numel = (size_t)s->t[tensor].numel;
+    return s->t[tensor].data;
+}
+
+/* Make grad[t] a zeroed buffer of K * numel floats. */
+static int grad_buffer(cc_session *s, int t, int K)
+{
+    size_t n = (size_t)K * (size_t)s->t[t].numel;
+    if (s->grad_cap[t] < n) {
+        free(s->grad[t]);
+        s->grad[t] = malloc((n ? n : 1) * sizeof(float));
+        if (!s->grad[t]) { s->grad_cap[t] = 0; return -1; }
+        s->grad_cap[t] = n;
+    }
+    memset(s->grad[t], 0, n * sizeof(float));
+    s->has_grad[t] = 1;
+    return 0;
+}
+
+cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K, const int *targets, int n_targets)
+{
+    const cc_graph *g = &s->m->g;
+    int nt = g->n_tensors;
+    char msg[512];
+    if (!s->forwarded) return cc_session_fail(s, CC_ERR_ARG, "backward: run forward first");
+    if (from < 0 || from >= nt || s->t[from].dtype != CC_DT_FLOAT)
+        return cc_session_fail(s, CC_ERR_ARG, "backward: the seeded tensor is not a float tensor of the model");
+    if (K < 1 || (uint64_t)K * (uint64_t)s->t[from].numel > ((uint64_t)1 << 34))
+        return cc_session_fail(s, CC_ERR_ARG, "backward: the seed batch K must be >= 1 and not absurdly large");
+    for (int i = 0; i < n_targets; i++)
+        if (targets[i] < 0 || targets[i] >= nt || s->t[targets[i]].dtype != CC_DT_FLOAT)
+            return cc_session_fail(s, CC_ERR_ARG, "backward: a target is not a float tensor of the model");
+    unsigned char *dep = calloc((size_t)nt, 1), *reach = calloc((size_t)nt, 1);
+    if (!dep || !reach) { free(dep); free(reach); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
+    memset(s->has_grad, 0, (size_t)nt);
+    for (int i = 0; i < n_targets; i++) dep[targets[i]] = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *n = &g->nodes[i];
+        int d = 0;
+        for (int j = 0; j < n->n_in; j++) d |= n->in[j] >= 0 && dep[n->in[j]];
+        if (d) for (int j = 0; j < n->n_out; j++) dep[n->out[j]] = 1;
+    }
+    reach[from] = 1;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const cc_node *n = &g->nodes[i];
+        int r = 0;
+        for (int j = 0; j < n->n_out; j++) r |= reach[n->out[j]];
+        if (r) for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) reach[n->in[j]] = 1;
+    }
+    cc_status st = CC_OK;
+    /* gradient buffers: tensors on a path target -> from, plus every target (zero if off-path) */
+    for (int t = 0; t < nt && st == CC_OK; t++) {
+        int need = (dep[t] && reach[t] && s->t[t].dtype == CC_DT_FLOAT);
+        for (int i = 0; i < n_targets; i++) need |= targets[i] == t;
+        if (need && grad_buffer(s, t, K)) st = cc_session_fail(s, CC_ERR_NOMEM, "backward: out of memory for gradient buffers");
+    }
+    if (st == CC_OK && dep[from]) memcpy(s->grad[from], seed, sizeof(float) * (size_t)K * (size_t)s->t[from].numel);
+    cc_tensor *in[MAX_IO], *out[MAX_IO];
+    float *gx[MAX_IO], *gy[MAX_IO];
+    int last = s->t[from].producer;
+    for (int i = last; i >= 0 && st == CC_OK && dep[from]; i--) {
+        const cc_node *n = &g->nodes[i];
+        int active_out = 0, active_in = 0;
+        for (int j = 0; j < n->n_out; j++) {
+            int t = n->out[j];
+            gy[j] = dep[t] && reach[t] ? s->grad[t] : NULL;
+            active_out |= gy[j] != NULL;
+        }
+        for (int j = 0; j < n->n_in; j++) {
+            int t = n->in[j];
+            gx[j] = t >= 0 && dep[t] && reach[t] && s->t[t].dtype == CC_DT_FLOAT ? s->grad[t] : NULL;
+            active_in |= gx[j] != NULL;
+        }
+        if (!active_out || !active_in) continue;
+        if (!n->op->backward) {
+            snprintf(msg, sizeof msg, "backward: op %s (node '%s') has no gradient; choose a target layer after it", n->op_type, n->name);
+            st = cc_session_fail(s, CC_ERR_UNSUPPORTED, msg);
+            break;
+        }
+        node_io(s, n, in, out);
+        int rc = n->op->backward(n, in, out, gy, gx, K, &s->ctx);
+        if (rc) {
+            snprintf(msg, sizeof msg, "backward failed at node '%s' (%s)", n->name, n->op_type);
+            st = cc_session_fail(s, rc, msg);
+        }
+    }
+    s->grad_K = K;
+    free(dep);
+    free(reach);
+    return st;
+}
+
+const float *cc_session_grad(cc_session *s, int tensor, size_t *numel)
+{
+    if (tensor < 0 || tensor >= s->m->g.n_tensors || !s->has_grad[tensor]) return NULL;
+    if (numel) *numel = (size_t)s->grad_K * (size_t)s->t[tensor].numel;
+    return s->grad[tensor];
+}

@@ -1,0 +1,125 @@
+/* The op interface: every ONNX op is one table entry with a prepare (attribute
+ * parsing + shape inference), a forward and an optional backward (vector-Jacobian
+ * product).  Kernels see plain tensors; they never allocate activations
+ * themselves and never print. */
+#ifndef CC_OP_H
+#define CC_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CC_MAX_DIMS 8
+
+/* ONNX TensorProto.DataType codes we handle. */
+enum { CC_DT_FLOAT = 1, CC_DT_INT32 = 6, CC_DT_INT64 = 7, CC_DT_BOOL = 9, CC_DT_DOUBLE = 11 };
+
+typedef struct cc_tensor {
+    const char *name;
+    int dtype;              /* CC_DT_FLOAT or CC_DT_INT64 once loaded (int32 is widened) */
+    int ndim;
+    int64_t dims[CC_MAX_DIMS];
+    int64_t numel;
+    void *data;             /* float* or int64_t*; NULL until allocated */
+    int is_const;           /* initializer or folded at load: data valid for the model's life */
+    int is_initializer;     /* a weight (candidate for weight gradients) */
+    int producer;           /* index of the node that writes it, -1 for graph inputs/initializers */
+} cc_tensor;
+
+/* Attributes as stored in the file (ONNX AttributeProto), decoded. */
+enum { CC_ATTR_FLOAT = 1, CC_ATTR_INT = 2, CC_ATTR_STRING = 3, CC_ATTR_TENSOR = 4,
+       CC_ATTR_FLOATS = 6, CC_ATTR_INTS = 7, CC_ATTR_STRINGS = 8 };
+
+typedef struct cc_attr {
+    const char *name;
+    int type;
+    float f;
+    int64_t i;
+    const char *s;           /* NUL-terminated copy */
+    int n;                   /* element count for FLOATS / INTS */
+    float *floats;
+    int64_t *ints;
+    cc_tensor *t;            /* for TENSOR (e.g. Constant.value) */
+} cc_attr;
+
+struct cc_op;
+
+typedef struct cc_node {
+    const char *name;
+    const char *op_type;
+    const char *domain;
+    int opset;               /* the model's opset for this node's domain */
+    int n_in, n_out;
+    int *in;                 /* tensor indices; -1 = optional input absent */
+    int *out;
+    int n_attr;
+    cc_attr *attr;
+    const struct cc_op *op;
+    void *params;            /* op-specific, made by prepare, freed with free() */
+} cc_node;
+
+/* Per-call context: scratch memory owned by the session, so kernels stay
+ * re-entrant across threads that use separate sessions. */
+typedef struct cc_ctx cc_ctx;
+/* Returns a buffer of at least n floats, valid until the next cc_scratch call
+ * with the same slot in this kernel call; NULL on out-of-memory. */
+float *cc_scratch(cc_ctx *ctx, int slot, size_t n);
+
+/* Status codes returned by prepare/forward/backward; message in err. */
+typedef struct cc_err {
+    char msg[512];
+} cc_err;
+int cc_errf(cc_err *e, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+typedef struct cc_op {
+    const char *op_type;
+    int since;               /* lowest opset version implemented */
+    /* Validate attributes and input shapes, fill output dtype/ndim/dims (numel is
+     * computed by the caller).  Inputs carry data when is_const.  An op whose
+     * outputs are known at load (Shape, Constant) may set out[i]->is_const and fill
+     * data it allocates with cc_tensor_alloc.  Returns 0 or a CC_E* code. */
+    int (*prepare)(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e);
+    /* Compute outputs; all input data valid, outputs allocated. */
+    int (*forward)(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx);
+    /* Vector-Jacobian product for a batch of K seeds.  gy[j] holds K * out[j]->numel
+     * floats (K stacked copies of output j's shape), NULL if output j carries no
+     * gradient (treat as zero).  gx[i] holds K * in[i]->numel floats and must be
+     * ACCUMULATED into (+=); NULL means that input's gradient is not wanted.  Forward
+     * values of in and out are valid.  NULL backward = not differentiable here. */
+    int (*backward)(const cc_node *n, cc_tensor **in, cc_tensor **out,
+                    float **gy, float **gx, int K, cc_ctx *ctx);
+} cc_op;
+
+/* Error codes shared with the public API (see include/contrastcam.h). */
+enum { CC_E_OK = 0, CC_E_IO = 1, CC_E_PARSE = 2, CC_E_UNSUPPORTED = 3, CC_E_SHAPE = 4,
+       CC_E_ARG = 5, CC_E_NOMEM = 6, CC_E_NOTFOUND = 7, CC_E_LIMIT = 8, CC_E_INTERNAL = 9 };
+
+/* Helpers for op implementations (src/ops/op_util.c). */
+const cc_attr *cc_attr_find(const cc_node *n, const char *name);
+int64_t cc_attr_int(const cc_node *n, const char *name, int64_t dflt);
+float cc_attr_float(const cc_node *n, const char *name, float dflt);
+const char *cc_attr_str(const cc_node *n, const char *name, const char *dflt);
+/* Copies up to max ints; returns count found (0 if absent), -1 if more than max. */
+int cc_attr_ints(const cc_node *n, const char *name, int64_t *dst, int max);
+int64_t cc_numel(const int64_t *dims, int ndim);
+/* Allocate (malloc) data for a tensor whose dtype/dims are set; used for load-time constants. */
+int cc_tensor_alloc(cc_tensor *t);
+/* Read element i of a constant int tensor (int64) as int64. */
+int64_t cc_tensor_geti(const cc_tensor *t, int64_t i);
+/* NumPy-style broadcast of two shapes; returns 0 or -1 if incompatible. */
+int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_t *dims);
+
+/* Parallel-for over [0, n) with OpenMP when worth it (n * cost large). */
+#define CC_PAR_MIN 32768
+
+/* Registry: look up an op by type (domain "" or "ai.onnx"). */
+const cc_op *cc_op_find(const char *op_type);
+/* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
+extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
+extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */
+extern const cc_op *const cc_ops_tensor[];    /* Gemm, MatMul, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Constant, Shape, Gather, ReduceMean, Cast, ... */
+
+#endif

@@ -1,0 +1,97 @@
+/* Small helpers shared by the op implementations: attribute access, sizes,
+ * broadcasting, load-time constant allocation. */
+#include "op.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cc_errf(cc_err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+const cc_attr *cc_attr_find(const cc_node *n, const char *name)
+{
+    for (int i = 0; i < n->n_attr; i++)
+        if (strcmp(n->attr[i].name, name) == 0) return &n->attr[i];
+    return NULL;
+}
+
+int64_t cc_attr_int(const cc_node *n, const char *name, int64_t dflt)
+{
+    const cc_attr *a = cc_attr_find(n, name);
+    return a && a->type == CC_ATTR_INT ? a->i : dflt;
+}
+
+float cc_attr_float(const cc_node *n, const char *name, float dflt)
+{
+    const cc_attr *a = cc_attr_find(n, name);
+    if (!a) return dflt;
+    if (a->type == CC_ATTR_FLOAT) return a->f;
+    if (a->type == CC_ATTR_INT) return (float)a->i;
+    return dflt;
+}
+
+const char *cc_attr_str(const cc_node *n, const char *name, const char *dflt)
+{
+    const cc_attr *a = cc_attr_find(n, name);
+    return a && a->type == CC_ATTR_STRING ? a->s : dflt;
+}
+
+int cc_attr_ints(const cc_node *n, const char *name, int64_t *dst, int max)
+{
+    const cc_attr *a = cc_attr_find(n, name);
+    if (!a || a->type != CC_ATTR_INTS) return 0;
+    if (a->n > max) return -1;
+    memcpy(dst, a->ints, (size_t)a->n * sizeof *dst);
+    return a->n;
+}
+
+int64_t cc_numel(const int64_t *dims, int ndim)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0) return -1;
+        if (dims[i] != 0 && n > INT64_MAX / dims[i]) return -1;
+        n *= dims[i];
+    }
+    return n;
+}
+
+int cc_tensor_alloc(cc_tensor *t)
+{
+    t->numel = cc_numel(t->dims, t->ndim);
+    if (t->numel < 0) return CC_E_LIMIT;
+    size_t esz = t->dtype == CC_DT_FLOAT ? sizeof(float) : sizeof(int64_t);
+    if ((uint64_t)t->numel > SIZE_MAX / esz) return CC_E_LIMIT;
+    free(t->data);
+    t->data = calloc(t->numel ? (size_t)t->numel : 1, esz);
+    return t->data ? CC_E_OK : CC_E_NOMEM;
+}
+
+int64_t cc_tensor_geti(const cc_tensor *t, int64_t i)
+{
+    if (t->dtype == CC_DT_FLOAT) return (int64_t)((const float *)t->data)[i];
+    return ((const int64_t *)t->data)[i];
+}
+
+int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_t *dims)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        if (da != db && da != 1 && db != 1) return -1;
+        dims[i] = da == 1 ? db : da;
+    }
+    *ndim = nd;
+    return 0;
+}

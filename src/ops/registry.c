@@ -1,0 +1,15 @@
+/* The op registry: joins the per-family tables.  Lookup is by op_type only;
+ * each entry states the lowest opset it implements (checked at load). */
+#include "op.h"
+
+#include <string.h>
+
+static const cc_op *const *const families[] = { cc_ops_conv, cc_ops_elementwise, cc_ops_tensor };
+
+const cc_op *cc_op_find(const char *op_type)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const cc_op *const *p = families[f]; *p; p++)
+            if (strcmp((*p)->op_type, op_type) == 0) return *p;
+    return NULL;
+}

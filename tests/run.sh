@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs every test: the compiled tests/test_*.c binaries and the tests/test_*.sh
+# scripts.  Exit 0 = pass, 77 = skip, anything else = fail.  Prints one line per
+# test and the closing "N passed, N failed, N skipped" line.
+BUILD=${BUILD:-build}
+export CC_BUILD="$BUILD" CC_PY="${PY:-/usr/bin/python3}"
+export CC_SHARED="${CC_SHARED:-$(cd .. && pwd)/shared}"
+export CC_FIXTURES="$BUILD/fixtures"
+mkdir -p "$CC_FIXTURES" "$BUILD/logs"
+pass=0 fail=0 skip=0 failed=""
+for t in $(ls "$BUILD"/tests/test_* tests/test_*.sh 2>/dev/null | sort); do
+    case "$t" in *.c|*.o|*.d) continue;; esac
+    [ -x "$t" ] || [ "${t%.sh}" != "$t" ] || continue
+    name=$(basename "$t")
+    log="$BUILD/logs/$name.log"
+    if [ "${t%.sh}" != "$t" ]; then sh "$t" >"$log" 2>&1; else "$t" >"$log" 2>&1; fi
+    rc=$?
+    if [ $rc = 0 ]; then pass=$((pass+1)); echo "PASS $name  ($(tail -n 1 "$log"))"
+    elif [ $rc = 77 ]; then skip=$((skip+1)); echo "SKIP $name  ($(tail -n 1 "$log"))"
+    else fail=$((fail+1)); failed="$failed $name"; echo "FAIL $name (exit $rc), last lines of $log:"; tail -n 15 "$log" | sed 's/^/    /'
+    fi
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Install the Debian packages the build and the tests need, only when missing.
+set -e
+PKGS="build-essential libopenblas-dev libstb-dev python3 python3-numpy python3-torch python3-torchvision python3-onnx libonnx-testdata"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing"
+    if [ "$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$missing" >&2; exit 1; fi
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+fi
