@@ -94,6 +94,42 @@ cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K,
 /* Gradient of a target after cc_session_backward: K * numel floats (borrowed). */
 const float *cc_session_grad(cc_session *s, int tensor, size_t *numel);
 
+
+/* ---- explanations (Grad-CAM and contrastive maps, see docs in README) ---- */
+
+/* Grad-CAM style maps at one target layer for K seeds at once.
+ * Channel weights alpha[k][c] = spatial mean of dJ_k/dA[c]; map_k = ReLU(sum_c alpha[k][c] A[c]). */
+typedef struct cc_cam {
+    int K, channels, h, w;
+    float *alpha;             /* K x channels */
+    float *maps;              /* K x h x w, ReLU'd, at the layer's resolution, not normalised */
+} cc_cam;
+
+/* The seeded backward from `output` to `layer` (a [1, C, h, w] activation) for K
+ * seed vectors (K x numel(output)), then weights and maps.  Needs a forward first. */
+cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seeds, int K, cc_cam *out);
+/* Maps from given channel weights (K x C) at the layer, as one matrix product. */
+cc_status cc_cam_maps(cc_session *s, int layer, const float *alpha, int K, cc_cam *out);
+void cc_cam_free(cc_cam *c);
+
+/* Seeds dJ/dz for the method's losses (method.md):
+ *   Grad-CAM of class P: onehot(P);  contrast Q: softmax(z) - onehot(Q);
+ *   regression contrast to target q: 2 (y - q). */
+void cc_seed_class(float *seed, int C, int P);
+void cc_seed_contrast(float *seed, const float *logits, int C, int Q);
+void cc_softmax(const float *z, int C, float *p);
+
+/* Upsample a h x w map to oh x ow (bilinear, half-pixel centres, as PyTorch's
+ * align_corners=False) and min-max normalise to [0,1].  Returns 1 when the map
+ * is flat (then `out` is all zeros), 0 otherwise. */
+int cc_map_finish(const float *map, int h, int w, float *out, int oh, int ow);
+
+/* The default target layer: metadata "gradcam.target" if valid, else the last
+ * activation with spatial extent before the network pools it away.  -1 if none. */
+int cc_default_layer(const cc_model *m);
+/* Whether a tensor can be a target layer: float activation of shape [1, C, h, w]. */
+int cc_is_spatial_layer(const cc_model *m, int tensor);
+
 #ifdef __cplusplus
 }
 #endif

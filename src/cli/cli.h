@@ -1,0 +1,59 @@
+/* Shared pieces of the contrastcam command. */
+#ifndef CC_CLI_H
+#define CC_CLI_H
+#include <stdio.h>
+#include "contrastcam.h"
+
+/* Exit codes (documented in --help and the README). */
+enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
+
+/* Print "contrastcam: <msg>" to stderr; returns code. */
+int cli_fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int cli_status_exit(cc_status st);   /* map a library status to an exit code */
+
+/* Options shared by predict / explain. */
+typedef struct cli_opts {
+    const char *model, *image, *layer, *labels_file, *out_dir, *class_arg, *contrast_arg;
+    const char *npy[8];        /* --input-npy [NAME=]FILE */
+    int n_npy;
+    int top, json, gray, size_w, size_h, have_target, save_all;
+    float mean[4], std[4];
+    int n_mean, n_std;
+    float target_value;
+} cli_opts;
+
+/* A loaded model with its labels and a session holding one forward pass. */
+typedef struct cli_run {
+    cc_model *m;
+    cc_session *s;
+    int output, n_classes;
+    char **labels;             /* n_labels entries or NULL */
+    int n_labels;
+    const float *logits;
+    float *prob;
+    /* the input as a picture, for overlays: w x h RGB 8-bit */
+    unsigned char *rgb;
+    int img_w, img_h;
+    int in_w, in_h;            /* model input size */
+} cli_run;
+
+int cli_load(const cli_opts *o, cli_run *r);      /* model, labels, input, forward */
+void cli_run_free(cli_run *r);
+int cli_class_index(const cli_run *r, const char *arg, int *idx);  /* index or label name */
+const char *cli_label(const cli_run *r, int c);
+void cli_top(const cli_run *r, int *idx, int k);   /* indices of the k largest logits */
+
+/* JSON output helpers */
+void json_str(FILE *f, const char *s);
+
+/* Model input from an image or .npy (src/cli/input.c). */
+int cli_prepare_input(const cli_opts *o, cli_run *r);
+
+int cmd_layers(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+#endif

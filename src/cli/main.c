@@ -1,0 +1,56 @@
+/* contrastcam: explain what a CNN sees, contrastively. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("contrastcam: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_status_exit(cc_status st)
+{
+    switch (st) {
+    case CC_OK: return EXIT_OK;
+    case CC_ERR_ARG: case CC_ERR_NOTFOUND: return EXIT_USAGE;
+    case CC_ERR_NOMEM: case CC_ERR_INTERNAL: return EXIT_INTERNAL;
+    default: return EXIT_INPUT;
+    }
+}
+
+static const char *usage =
+    "contrastcam — \"Why P?\" and \"Why P, rather than Q?\" maps for ONNX CNNs, on the CPU\n"
+    "\n"
+    "usage: contrastcam COMMAND [options]   (contrastcam COMMAND --help for details)\n"
+    "\n"
+    "commands:\n"
+    "  predict MODEL (IMAGE | --input-npy FILE)   top classes\n"
+    "  explain MODEL (IMAGE | --input-npy FILE)   Grad-CAM and contrastive maps\n"
+    "  layers  MODEL                              candidate target layers with shapes\n"
+    "\n"
+    "example:\n"
+    "  contrastcam explain mobilenet_v2.onnx cat_dog.png --contrast top:3 --out out/\n"
+    "\n"
+    "exit status: 0 success, 1 internal error, 2 usage error (bad option, unknown\n"
+    "layer or label, class out of range), 3 bad input (missing or malformed file,\n"
+    "unsupported model).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);
+    return cli_fail(EXIT_USAGE, "unknown command '%s' (try: contrastcam --help)", cmd);
+}
