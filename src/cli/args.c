@@ -44,6 +44,11 @@ int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_im
                 v = eq + 1;
             } else {
                 snprintf(name, sizeof name, "%s", a);
+                static const char *const valued[] = { "--layer", "--class", "--contrast", "--out", "--labels", "--input-npy",
+                                                      "--top", "--target-value", "--size", "--mean", "--std" };
+                int known = 0;
+                for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known |= !strcmp(name, valued[k]);
+                if (!known) return cli_fail(EXIT_USAGE, "unknown option %s (see --help)", name);
                 if (i + 1 >= argc) return cli_fail(EXIT_USAGE, "option %s needs a value (see --help)", a);
                 v = argv[++i];
             }

@@ -56,4 +56,5 @@ int cli_prepare_input(const cli_opts *o, cli_run *r);
 int cmd_layers(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_figure(int argc, char **argv);
 #endif

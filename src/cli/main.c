@@ -33,6 +33,7 @@ static const char *usage =
     "commands:\n"
     "  predict MODEL (IMAGE | --input-npy FILE)   top classes\n"
     "  explain MODEL (IMAGE | --input-npy FILE)   Grad-CAM and contrastive maps\n"
+    "  figure  MODEL IMAGE                        the paper's figure for one image, as a PNG\n"
     "  layers  MODEL                              candidate target layers with shapes\n"
     "\n"
     "example:\n"
@@ -52,5 +53,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "figure")) return cmd_figure(argc - 1, argv + 1);
     return cli_fail(EXIT_USAGE, "unknown command '%s' (try: contrastcam --help)", cmd);
 }
