@@ -4,7 +4,7 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -Wall -Wextra -std=c11 -D_GNU_SOURCE -fopenmp
 CPPFLAGS += -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu -I/usr/include/stb
-LDLIBS  += -lopenblas -lstb -lm
+LDLIBS  += -lopenblas -lstb -lz -lm
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -13,17 +13,19 @@ endif
 BUILD ?= build
 PY := /usr/bin/python3
 
-LIB_SRC := $(sort $(wildcard src/onnx/*.c src/graph/*.c src/ops/*.c src/util/*.c src/explain/*.c src/image/*.c))
+LIB_SRC := $(sort $(wildcard src/onnx/*.c src/graph/*.c src/ops/*.c src/util/*.c src/explain/*.c src/image/*.c src/train/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 LIB := $(BUILD)/libcontrastcam.a
 CLI := $(BUILD)/contrastcam
 
 .PHONY: all deps check check-san demo bench clean
-all: $(LIB) $(CLI) $(TEST_BIN)
+all: $(LIB) $(CLI) $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -40,6 +42,10 @@ $(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/tools/%: tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 deps:
 	@sh tools/deps.sh
 
@@ -52,7 +58,7 @@ check-san:
 
 demo: deps
 	$(MAKE) all
-	@sh tools/demo.sh
+	@BUILD=$(BUILD) sh tools/demo.sh
 
 bench: deps
 	$(MAKE) all
