@@ -63,6 +63,7 @@ cc_status cc_model_load(const char *path, cc_model **out)
         m->g.maps[0].size = size;
         m->g.maps[0].path = cc_graph_strdup(&m->g, path, strlen(path));
         m->g.n_maps = 1;
+        m->g.src_mapped = 1;
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);

@@ -26,6 +26,7 @@ typedef struct cc_graph {
     /* file mappings that zero-copy weights point into */
     struct { void *addr; size_t size; char *path; } maps[16];
     int n_maps;
+    int src_mapped;           /* the model bytes are a read-only file mapping */
 } cc_graph;
 
 /* Lookup / creation by name. */

@@ -93,6 +93,13 @@ static int map_external(cc_graph *g, const char *base_dir, const ext_info *x, co
     return 0;
 }
 
+/* Tell the kernel we are done with a read-only file mapping range. */
+static void drop_pages(const uint8_t *p, size_t n)
+{
+    uintptr_t ps = 4096, a = ((uintptr_t)p + ps - 1) & ~(ps - 1), b = ((uintptr_t)p + n) & ~(ps - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Store one typed-field value, converting to the tensor's dtype. */
 static void store_value(cc_tensor *t, int64_t k, int dt, double fv, int64_t iv)
 {
@@ -202,6 +209,14 @@ static int parse_tensor(cc_graph *g, pb_reader r, cc_tensor *t, int persistent, 
         }
         void *d = cc_graph_own(g, malloc(need / (size_t)esz * osz + 1));
         if (!d) return CC_E_NOMEM;
+        if (dt == 1) {
+            memcpy(d, src, need);
+            /* a misaligned weight is copied once; drop the mapped pages we read so
+             * they are not resident twice (they stay in the page cache) */
+            if (ext || g->src_mapped) drop_pages(src, need);
+            t->data = d;
+            return 0;
+        }
         for (int64_t i = 0; i < t->numel; i++) {
             const uint8_t *s = src + (size_t)i * (size_t)esz;
             switch (dt) {
