@@ -1,0 +1,696 @@
+/* Conv (ONNX opsets 1-18, 1-D and 2-D) with its vector-Jacobian product, the
+ * sliding-window geometry shared with the pooling ops, and the family table.
+ *
+ * Forward paths, chosen once in prepare:
+ *   - depthwise (one input channel per group, any channel multiplier, equal
+ *     strides and dilations on both axes): direct kernels, one (image,
+ *     channel) plane per task, reading a zero-padded copy of the plane so the
+ *     inner loops have no bounds tests; 3x3 with stride 1 or 2 reads all
+ *     nine taps in one vectorised pass;
+ *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
+ *   - everything else: im2col, then one cblas_sgemm per group.
+ * Several images (batch N > 1 forward, K*N seeds backward) with a small output
+ * plane are packed side by side into one wider GEMM, so a late layer with a
+ * 7x7 or 1x1 map and K = 1000 seeds is a few large GEMMs, not 1000 GEMVs.
+ *
+ * Backward (all accumulate, +=): input gradient as W^T dY then col2im
+ * (depthwise: stride 1 is the forward kernel run on dY with the flipped
+ * kernel, larger strides gather per column phase); weight gradient as
+ * dY im2col(X)^T per seed (the K seeds of a one-image, one-group conv are a
+ * single GEMM); bias gradient as plane sums. */
+#include "conv_kernels.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The direct (non-BLAS) inner loops are built twice, for baseline x86-64 and
+ * for AVX2 (x86-64-v3), and the better one is picked when the library loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CC_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CC_HOT_CLONES
+#endif
+
+/* ---- geometry shared with pool.c ------------------------------------------ */
+
+int cc_window_init(const cc_node *n, const cc_tensor *x, const int64_t *kernel,
+                   int ceil_ok, cc_window *w, cc_err *e)
+{
+    const char *op = n->op_type;
+    if (x->ndim < 3 || x->ndim > 2 + CC_SP)
+        return cc_errf(e, CC_E_UNSUPPORTED, "%s: input rank %d not supported (need N, C and 1 to 3 spatial axes)",
+                       op, x->ndim);
+    int nsp = x->ndim - 2;
+    int64_t k[CC_SP], s[CC_SP], d[CC_SP], pads[2 * CC_SP];
+    int cnt;
+    cnt = cc_attr_ints(n, "kernel_shape", k, CC_SP);
+    if (kernel) {
+        for (int i = 0; i < nsp; i++)
+            if (cnt > 0 && (cnt != nsp || k[i] != kernel[i]))
+                return cc_errf(e, CC_E_SHAPE, "%s: kernel_shape attribute disagrees with the weight's shape", op);
+        for (int i = 0; i < nsp; i++) k[i] = kernel[i];
+    } else if (cnt != nsp) {
+        return cc_errf(e, CC_E_PARSE, "%s: kernel_shape must list %d values, got %d", op, nsp, cnt);
+    }
+    cnt = cc_attr_ints(n, "strides", s, CC_SP);
+    if (cnt == 0) for (int i = 0; i < nsp; i++) s[i] = 1;
+    else if (cnt != nsp) return cc_errf(e, CC_E_PARSE, "%s: strides must list %d values", op, nsp);
+    cnt = cc_attr_ints(n, "dilations", d, CC_SP);
+    if (cnt == 0) for (int i = 0; i < nsp; i++) d[i] = 1;
+    else if (cnt != nsp) return cc_errf(e, CC_E_PARSE, "%s: dilations must list %d values", op, nsp);
+    cnt = cc_attr_ints(n, "pads", pads, 2 * CC_SP);
+    if (cnt == 0) for (int i = 0; i < 2 * nsp; i++) pads[i] = 0;
+    else if (cnt != 2 * nsp) return cc_errf(e, CC_E_PARSE, "%s: pads must list %d values", op, 2 * nsp);
+    const char *ap = cc_attr_str(n, "auto_pad", "NOTSET");
+    int same_upper = 0, same_lower = 0, valid = 0;
+    if (strcmp(ap, "SAME_UPPER") == 0) same_upper = 1;
+    else if (strcmp(ap, "SAME_LOWER") == 0) same_lower = 1;
+    else if (strcmp(ap, "VALID") == 0) valid = 1;
+    else if (strcmp(ap, "NOTSET") != 0 && ap[0] != '\0')
+        return cc_errf(e, CC_E_UNSUPPORTED, "%s: unknown auto_pad '%s'", op, ap);
+    int64_t ceil_mode = ceil_ok ? cc_attr_int(n, "ceil_mode", 0) : 0;
+
+    w->nsp = nsp;
+    for (int j = 0; j < CC_SP; j++) {
+        w->in[j] = w->out[j] = w->k[j] = w->s[j] = w->d[j] = 1;
+        w->pb[j] = w->pe[j] = 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        int j = CC_SP - nsp + i;
+        int64_t in = x->dims[2 + i];
+        if (k[i] < 1 || s[i] < 1 || d[i] < 1 || pads[i] < 0 || pads[i + nsp] < 0)
+            return cc_errf(e, CC_E_PARSE, "%s: kernel, strides and dilations must be >= 1 and pads >= 0", op);
+        if (in < 1) return cc_errf(e, CC_E_SHAPE, "%s: empty spatial axis %d", op, i);
+        if (k[i] > INT_MAX || s[i] > INT_MAX || d[i] > INT_MAX || pads[i] > INT_MAX || pads[i + nsp] > INT_MAX)
+            return cc_errf(e, CC_E_LIMIT, "%s: window attribute too large", op);
+        int64_t effk = (k[i] - 1) * d[i] + 1, pb = pads[i], pe = pads[i + nsp], out;
+        if (same_upper || same_lower) {
+            out = (in + s[i] - 1) / s[i];
+            int64_t total = (out - 1) * s[i] + effk - in;
+            if (total < 0) total = 0;
+            pb = same_upper ? total / 2 : total - total / 2;
+            pe = total - pb;
+        } else {
+            if (valid) pb = pe = 0;
+            int64_t num = in + pb + pe - effk;
+            if (num < 0)
+                return cc_errf(e, CC_E_SHAPE, "%s: window %lld (dilated) larger than the padded input %lld on spatial axis %d",
+                               op, (long long)effk, (long long)(in + pb + pe), i);
+            out = ceil_mode ? (num + s[i] - 1) / s[i] + 1 : num / s[i] + 1;
+            if (ceil_mode && (out - 1) * s[i] >= in + pb) out--;   /* last window starts in the end padding */
+        }
+        w->in[j] = in; w->out[j] = out; w->k[j] = k[i]; w->s[j] = s[i]; w->d[j] = d[i];
+        w->pb[j] = pb; w->pe[j] = pe;
+    }
+    return CC_E_OK;
+}
+
+/* ---- Conv ------------------------------------------------------------------- */
+
+enum { CONV_IM2COL = 0, CONV_1X1 = 1, CONV_DW = 2 };
+
+typedef struct conv_params {
+    int64_t N, C, M, G, Cg, Mg;
+    int64_t H, W, OH, OW, HW, OHW;
+    int64_t kH, kW, sH, sW, dH, dW, pT, pL, kk;
+    int kind;
+    int has_bias;
+} conv_params;
+
+static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
+{
+    if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || !in[0] || !in[1])
+        return cc_errf(e, CC_E_PARSE, "Conv: needs inputs X and W");
+    const cc_tensor *x = in[0], *wt = in[1];
+    const cc_tensor *b = n->n_in > 2 && n->in[2] >= 0 ? in[2] : NULL;
+    if (x->dtype != CC_DT_FLOAT || wt->dtype != CC_DT_FLOAT || (b && b->dtype != CC_DT_FLOAT))
+        return cc_errf(e, CC_E_UNSUPPORTED, "Conv: only float tensors are supported");
+    if (x->ndim != 3 && x->ndim != 4)
+        return cc_errf(e, CC_E_UNSUPPORTED, "Conv: only 1-D and 2-D convolution (input rank 3 or 4) is implemented, got rank %d",
+                       x->ndim);
+    if (wt->ndim != x->ndim)
+        return cc_errf(e, CC_E_SHAPE, "Conv: weight rank %d does not match input rank %d", wt->ndim, x->ndim);
+    int64_t G = cc_attr_int(n, "group", 1);
+    int64_t C = x->dims[1], M = wt->dims[0], Cg = wt->dims[1];
+    if (G < 1 || Cg < 1 || M < 1 || C != Cg * G || M % G != 0)
+        return cc_errf(e, CC_E_SHAPE, "Conv: input channels %lld, weight [%lld, %lld, ...] and group %lld do not agree",
+                       (long long)C, (long long)M, (long long)Cg, (long long)G);
+    if (b && (b->ndim != 1 || b->dims[0] != M))
+        return cc_errf(e, CC_E_SHAPE, "Conv: bias must have shape [%lld]", (long long)M);
+
+    cc_window w;
+    int rc = cc_window_init(n, x, wt->dims + 2, 0, &w, e);
+    if (rc) return rc;
+
+    conv_params *p = calloc(1, sizeof *p);
+    if (!p) return cc_errf(e, CC_E_NOMEM, "Conv: out of memory");
+    p->N = x->dims[0]; p->C = C; p->M = M; p->G = G; p->Cg = Cg; p->Mg = M / G;
+    p->H = w.in[1]; p->W = w.in[2]; p->OH = w.out[1]; p->OW = w.out[2];
+    p->HW = p->H * p->W; p->OHW = p->OH * p->OW;
+    p->kH = w.k[1]; p->kW = w.k[2]; p->sH = w.s[1]; p->sW = w.s[2];
+    p->dH = w.d[1]; p->dW = w.d[2]; p->pT = w.pb[1]; p->pL = w.pb[2];
+    p->kk = p->kH * p->kW;
+    if (w.nsp == 1) { p->sH = p->sW; p->dH = p->dW; }   /* one output row, one tap row: harmless, and 1-D depthwise qualifies */
+    p->has_bias = b != NULL;
+    if (Cg == 1 && p->sH == p->sW && p->dH == p->dW) p->kind = CONV_DW;   /* depthwise kernels take one stride / dilation */
+    else if (p->kk == 1 && p->sH == 1 && p->sW == 1 && p->pT == 0 && p->pL == 0 && w.pe[1] == 0 && w.pe[2] == 0)
+        p->kind = CONV_1X1;
+    else p->kind = CONV_IM2COL;
+    /* cblas takes int sizes; the largest operand is the column matrix. */
+    if (C * p->kk > INT_MAX / (p->OHW > 0 ? p->OHW : 1) || M * p->OHW > INT_MAX || C * p->HW > INT_MAX || M * Cg * p->kk > INT_MAX) {
+        free(p);
+        return cc_errf(e, CC_E_LIMIT, "Conv: tensor too large");
+    }
+    free(n->params);
+    n->params = p;
+
+    out[0]->dtype = CC_DT_FLOAT;
+    out[0]->ndim = x->ndim;
+    out[0]->dims[0] = p->N;
+    out[0]->dims[1] = M;
+    for (int i = 0; i < w.nsp; i++) out[0]->dims[2 + i] = w.out[CC_SP - w.nsp + i];
+    return CC_E_OK;
+}
+
+/* Images packed side by side into one GEMM: 1 when the output plane is large
+ * enough for a GEMM of its own, else as many as fit in a 16 MiB buffer. */
+static int64_t conv_chunk(const conv_params *p, int64_t images)
+{
+    if (images <= 1 || p->OHW >= 1024) return 1;
+    int64_t rows = p->C * p->kk > p->M ? p->C * p->kk : p->M;
+    int64_t nb = ((int64_t)1 << 22) / (rows * p->OHW);
+    if (nb < 1) nb = 1;
+    if (nb > images) nb = images;
+    return nb;
+}
+
+/* The column matrix of one image: row r = (c, kh, kw) starts at col + r*ld
+ * and holds that tap's input for every output position (zero outside the
+ * image).  ld > OHW packs several images side by side. */
+static void conv_im2col(const conv_params *p, const float *x, float *col, int64_t ld)
+{
+    const int64_t rows = p->C * p->kk, OH = p->OH, OW = p->OW;
+#pragma omp parallel for schedule(static) if (rows * p->OHW >= CC_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r / p->kk, t = r % p->kk, kh = t / p->kW, kw = t % p->kW;
+        int64_t off = kw * p->dW - p->pL, ow0, ow1;
+        cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
+        const float *xc = x + c * p->HW;
+        float *dst = col + r * ld;
+        for (int64_t oh = 0; oh < OH; oh++, dst += OW) {
+            int64_t ih = oh * p->sH - p->pT + kh * p->dH;
+            if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
+            const float *xr = xc + ih * p->W + off;
+            for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
+            if (p->sW == 1) memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
+            else for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * p->sW];
+            for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
+        }
+    }
+}
+
+/* gx += col2im(col): the adjoint of conv_im2col.  One channel per task, so
+ * the scattered adds never race. */
+static void conv_col2im_add(const conv_params *p, const float *col, int64_t ld, float *gx)
+{
+    const int64_t OH = p->OH, OW = p->OW;
+#pragma omp parallel for schedule(static) if (p->C * p->kk * p->OHW >= CC_PAR_MIN)
+    for (int64_t c = 0; c < p->C; c++) {
+        float *gc = gx + c * p->HW;
+        for (int64_t t = 0; t < p->kk; t++) {
+            int64_t kh = t / p->kW, kw = t % p->kW;
+            int64_t off = kw * p->dW - p->pL, ow0, ow1;
+            cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
+            const float *src = col + (c * p->kk + t) * ld;
+            for (int64_t oh = 0; oh < OH; oh++, src += OW) {
+                int64_t ih = oh * p->sH - p->pT + kh * p->dH;
+                if (ih < 0 || ih >= p->H) continue;
+                float *gr = gc + ih * p->W + off;
+                if (p->sW == 1) {
+#pragma omp simd
+                    for (int64_t ow = ow0; ow < ow1; ow++) gr[ow] += src[ow];
+                } else {
+                    for (int64_t ow = ow0; ow < ow1; ow++) gr[ow * p->sW] += src[ow];
+                }
+            }
+        }
+    }
+}
+
+/* ---- depthwise direct kernels ------------------------------------------------ */
+
+/* The depthwise kernels read a zero-padded copy of each plane (one per
+ * thread, from scratch slot 2), so their inner loops carry no bounds tests;
+ * a plane that needs no padding is read in place. */
+
+/* dst (Hp x Wp, row stride Wp) = src (h x w) moved down by top and right by
+ * left (negative: cropped), zeros elsewhere. */
+static void dw_pad_plane(const float *src, int64_t h, int64_t w, int64_t top, int64_t left, float *dst,
+                         int64_t Hp, int64_t Wp)
+{
+    int64_t c0 = left > 0 ? left : 0, c1 = left + w < Wp ? left + w : Wp;
+    if (c0 > Wp) c0 = Wp;
+    if (c1 < c0) c1 = c0;
+    for (int64_t r = 0; r < Hp; r++) {
+        float *d = dst + r * Wp;
+        int64_t sr = r - top;
+        if (sr < 0 || sr >= h) { memset(d, 0, (size_t)Wp * sizeof *d); continue; }
+        memset(d, 0, (size_t)c0 * sizeof *d);
+        memcpy(d + c0, src + sr * w + (c0 - left), (size_t)(c1 - c0) * sizeof *d);
+        memset(d + c1, 0, (size_t)(Wp - c1) * sizeof *d);
+    }
+}
+
+/* y (OH x OW) += sum over taps of w[kh][kw] * xp[(oh*s + kh*d) * ld + ow*s + kw*d]:
+ * a correlation over an already padded plane, no bounds tests.  3x3 with
+ * dilation 1 and stride 1 or 2 read all nine taps in one pass. */
+CC_HOT_CLONES
+static void dw_plane(const float *restrict xp, int64_t ld, const float *restrict w, int64_t kH, int64_t kW,
+                     int64_t s, int64_t d, float *restrict y, int64_t OH, int64_t OW)
+{
+    if (kH == 3 && kW == 3 && d == 1 && (s == 1 || s == 2)) {
+        const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + oh * s * ld, *r1 = r0 + ld, *r2 = r1 + ld;
+            float *restrict yr = y + oh * OW;
+            if (s == 1) {
+#pragma omp simd
+                for (int64_t ow = 0; ow < OW; ow++)
+                    yr[ow] += w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2] + w3 * r1[ow] + w4 * r1[ow + 1] +
+                              w5 * r1[ow + 2] + w6 * r2[ow] + w7 * r2[ow + 1] + w8 * r2[ow + 2];
+            } else {
+#pragma omp simd
+                for (int64_t ow = 0; ow < OW; ow++)
+                    yr[ow] += w0 * r0[2 * ow] + w1 * r0[2 * ow + 1] + w2 * r0[2 * ow + 2] + w3 * r1[2 * ow] +
+                              w4 * r1[2 * ow + 1] + w5 * r1[2 * ow + 2] + w6 * r2[2 * ow] + w7 * r2[2 * ow + 1] +
+                              w8 * r2[2 * ow + 2];
+            }
+        }
+        return;
+    }
+    for (int64_t oh = 0; oh < OH; oh++) {
+        float *restrict yr = y + oh * OW;
+        for (int64_t kh = 0; kh < kH; kh++) {
+            const float *xr = xp + (oh * s + kh * d) * ld;
+            for (int64_t kw = 0; kw < kW; kw++) {
+                const float wv = w[kh * kW + kw], *xs = xr + kw * d;
+                if (s == 1) {
+#pragma omp simd
+                    for (int64_t ow = 0; ow < OW; ow++) yr[ow] += wv * xs[ow];
+                } else {
+                    for (int64_t ow = 0; ow < OW; ow++) yr[ow] += wv * xs[ow * s];
+                }
+            }
+        }
+    }
+}
+
+/* Extent of the padded input plane the output reads (stride s, dilation d). */
+static void dw_padded_dims(const conv_params *p, int64_t *Hp, int64_t *Wp)
+{
+    *Hp = (p->OH - 1) * p->sH + (p->kH - 1) * p->dH + 1;
+    *Wp = (p->OW - 1) * p->sW + (p->kW - 1) * p->dW + 1;
+}
+
+/* One float buffer of `each` floats per OpenMP thread (scratch slot 2). */
+static float *dw_thread_buffers(cc_ctx *ctx, int64_t each)
+{
+    return cc_scratch(ctx, 2, (size_t)(each * omp_get_max_threads()));
+}
+
+static int dw_forward(const conv_params *p, const float *x, const float *w, const float *bias, float *y, cc_ctx *ctx)
+{
+    const int64_t planes = p->N * p->M, mult = p->Mg, OHW = p->OHW;
+    int64_t Hp, Wp;
+    dw_padded_dims(p, &Hp, &Wp);
+    const int unpadded = p->pT == 0 && p->pL == 0 && Hp <= p->H && Wp <= p->W;
+    float *buf = NULL;
+    if (!unpadded && !(buf = dw_thread_buffers(ctx, Hp * Wp))) return CC_E_NOMEM;
+#pragma omp parallel for schedule(static) if (planes * OHW * p->kk >= CC_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t img = pl / p->M, m = pl % p->M, c = m / mult;
+        const float *xp = x + (img * p->C + c) * p->HW;
+        int64_t ld = p->W;
+        if (!unpadded) {
+            float *tb = buf + omp_get_thread_num() * Hp * Wp;
+            dw_pad_plane(xp, p->H, p->W, p->pT, p->pL, tb, Hp, Wp);
+            xp = tb;
+            ld = Wp;
+        }
+        float *yp = y + pl * OHW, bv = bias ? bias[m] : 0.0f;
+        for (int64_t q = 0; q < OHW; q++) yp[q] = bv;
+        dw_plane(xp, ld, w + m * p->kk, p->kH, p->kW, p->sH, p->dH, yp, p->OH, p->OW);
+    }
+    return CC_E_OK;
+}
+
+/* Stride s >= 2: gx (one plane, H x W) += the transposed taps of one gy
+ * plane.  The padded input columns q = s*j + phi are split by phase phi
+ * into s planes G_phi[r][j]; tap (kh, kw) of output (oh, ow) lands on
+ * G_{kw*d mod s}[oh*s + kh*d][ow + kw*d div s], so each tap is one
+ * contiguous axpy of a gy row, and one interleaving pass adds the phases
+ * back into gx.  tb: s * Hp * Jp floats (dw_strided_dims). */
+static void dw_strided_dims(const conv_params *p, int64_t *Hp, int64_t *Jp)
+{
+    *Hp = (p->OH - 1) * p->sH + (p->kH - 1) * p->dH + 1;
+    *Jp = p->OW + (p->kW - 1) * p->dW / p->sW;
+}
+
+CC_HOT_CLONES
+static void dw_plane_backward_strided(const conv_params *p, const float *restrict gyp, const float *restrict wm,
+                                      float *restrict gxp, float *restrict tb)
+{
+    const int64_t s = p->sH, d = p->dH, OH = p->OH, OW = p->OW, H = p->H, W = p->W;
+    int64_t Hp, Jp;
+    dw_strided_dims(p, &Hp, &Jp);
+    memset(tb, 0, (size_t)(s * Hp * Jp) * sizeof *tb);
+    for (int64_t kw = 0; kw < p->kW; kw++) {
+        const int64_t phi = kw * d % s, e = kw * d / s;
+        for (int64_t kh = 0; kh < p->kH; kh++) {
+            const float wv = wm[kh * p->kW + kw];
+            float *g = tb + (phi * Hp + kh * d) * Jp + e;
+            for (int64_t oh = 0; oh < OH; oh++) {
+                float *restrict dst = g + oh * s * Jp;
+                const float *restrict src = gyp + oh * OW;
+#pragma omp simd
+                for (int64_t ow = 0; ow < OW; ow++) dst[ow] += wv * src[ow];
+            }
+        }
+    }
+    /* gx[ih][iw] += G_phi[ih + pT][j] where iw + pL = s*j + phi */
+    const int64_t h1 = Hp - p->pT < H ? Hp - p->pT : H;
+    for (int64_t ih = 0; ih < h1; ih++) {
+        for (int64_t phi = 0; phi < s; phi++) {
+            int64_t j0 = p->pL > phi ? (p->pL - phi + s - 1) / s : 0;  /* first j with iw >= 0 */
+            int64_t j1 = (W - 1 + p->pL - phi) / s + 1;                  /* past the last with iw < W */
+            if (j1 > Jp) j1 = Jp;
+            const float *g = tb + (phi * Hp + ih + p->pT) * Jp;
+            float *gxr = gxp + ih * W;
+            for (int64_t j = j0; j < j1; j++) gxr[s * j + phi - p->pL] += g[j];
+        }
+    }
+}
+
+/* gx (one input plane) += the transposed taps of its mult output planes.
+ * Stride 1: a correlation, with the flipped kernel, of gy padded so that it
+ * lines up (the forward kernel serves).  Larger strides: by column phase, above. */
+static int dw_backward_data(const conv_params *p, const float *gy, const float *w, float *gx, int64_t images,
+                            cc_ctx *ctx)
+{
+    const int64_t planes = images * p->C, mult = p->Mg, kk = p->kk, s = p->sH, d = p->dH;
+    const int64_t H = p->H, W = p->W;
+    const int64_t Hq = H + (p->kH - 1) * d, Wq = W + (p->kW - 1) * d;
+    int64_t Hp, Jp;
+    dw_strided_dims(p, &Hp, &Jp);
+    const int64_t each = s == 1 ? Hq * Wq + kk : s * Hp * Jp;
+    float *buf = dw_thread_buffers(ctx, each);
+    if (!buf) return CC_E_NOMEM;
+#pragma omp parallel for schedule(static) if (planes * mult * p->OHW * kk >= CC_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t img = pl / p->C, c = pl % p->C;
+        float *tb = buf + omp_get_thread_num() * each, *wf = tb + Hq * Wq;
+        for (int64_t j = 0; j < mult; j++) {
+            int64_t m = c * mult + j;
+            const float *wm = w + m * kk, *gyp = gy + (img * p->M + m) * p->OHW;
+            if (s != 1) {
+                dw_plane_backward_strided(p, gyp, wm, gx + pl * p->HW, tb);
+                continue;
+            }
+            for (int64_t t = 0; t < kk; t++) wf[t] = wm[kk - 1 - t];
+            dw_pad_plane(gyp, p->OH, p->OW, (p->kH - 1) * d - p->pT, (p->kW - 1) * d - p->pL, tb, Hq, Wq);
+            dw_plane(tb, Wq, wf, p->kH, p->kW, 1, d, gx + pl * p->HW, H, W);
+        }
+    }
+    return CC_E_OK;
+}
+
+/* acc[tap] += sum over the plane of gy * (the input the tap reads) */
+CC_HOT_CLONES
+static void dw_weight_taps(const float *restrict gy, int64_t OH, int64_t OW, const float *restrict xp, int64_t ld,
+                           int64_t kH, int64_t kW, int64_t s, int64_t d, double *restrict acc)
+{
+    if (kH == 3 && kW == 3 && d == 1 && (s == 1 || s == 2)) {
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *g = gy + oh * OW, *r0 = xp + oh * s * ld, *r1 = r0 + ld, *r2 = r1 + ld;
+            float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0;
+            if (s == 1) {
+#pragma omp simd reduction(+:a0,a1,a2,a3,a4,a5,a6,a7,a8)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const float v = g[ow];
+                    a0 += v * r0[ow]; a1 += v * r0[ow + 1]; a2 += v * r0[ow + 2];
+                    a3 += v * r1[ow]; a4 += v * r1[ow + 1]; a5 += v * r1[ow + 2];
+                    a6 += v * r2[ow]; a7 += v * r2[ow + 1]; a8 += v * r2[ow + 2];
+                }
+            } else {
+#pragma omp simd reduction(+:a0,a1,a2,a3,a4,a5,a6,a7,a8)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const float v = g[ow];
+                    a0 += v * r0[2 * ow]; a1 += v * r0[2 * ow + 1]; a2 += v * r0[2 * ow + 2];
+                    a3 += v * r1[2 * ow]; a4 += v * r1[2 * ow + 1]; a5 += v * r1[2 * ow + 2];
+                    a6 += v * r2[2 * ow]; a7 += v * r2[2 * ow + 1]; a8 += v * r2[2 * ow + 2];
+                }
+            }
+            acc[0] += a0; acc[1] += a1; acc[2] += a2; acc[3] += a3; acc[4] += a4;
+            acc[5] += a5; acc[6] += a6; acc[7] += a7; acc[8] += a8;
+        }
+        return;
+    }
+    for (int64_t t = 0; t < kH * kW; t++) {
+        const int64_t kh = t / kW, kw = t % kW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *g = gy + oh * OW, *xs = xp + (oh * s + kh * d) * ld + kw * d;
+            float sum = 0;
+            if (s == 1) {
+#pragma omp simd reduction(+:sum)
+                for (int64_t ow = 0; ow < OW; ow++) sum += g[ow] * xs[ow];
+            } else {
+#pragma omp simd reduction(+:sum)
+                for (int64_t ow = 0; ow < OW; ow++) sum += g[ow] * xs[ow * s];
+            }
+            acc[t] += sum;
+        }
+    }
+}
+
+/* gW[k][m][tap] += sum over the N images of seed k of gy . shifted padded x.
+ * One output channel per task; its input plane is padded once per image. */
+static int dw_backward_weight(const conv_params *p, const float *x, const float *gy, float *gw, int K, cc_ctx *ctx)
+{
+    const int64_t mult = p->Mg, kk = p->kk;
+    int64_t Hp, Wp;
+    dw_padded_dims(p, &Hp, &Wp);
+    const int unpadded = p->pT == 0 && p->pL == 0 && Hp <= p->H && Wp <= p->W;
+    /* per thread: a padded plane, then K * kk double accumulators */
+    const int64_t plane = (Hp * Wp + 1) & ~(int64_t)1, each = plane + 2 * (int64_t)K * kk;   /* even: doubles stay aligned */
+    float *buf = dw_thread_buffers(ctx, each);
+    if (!buf) return CC_E_NOMEM;
+#pragma omp parallel for schedule(static) if ((int64_t)K * p->N * p->M * p->OHW * kk >= CC_PAR_MIN)
+    for (int64_t m = 0; m < p->M; m++) {
+        float *tb = buf + omp_get_thread_num() * each;
+        double *acc = (double *)(void *)(tb + plane);
+        const int64_t c = m / mult;
+        memset(acc, 0, sizeof(double) * (size_t)(K * kk));
+        for (int64_t img = 0; img < p->N; img++) {
+            const float *xp = x + (img * p->C + c) * p->HW;
+            int64_t ld = p->W;
+            if (!unpadded) {
+                dw_pad_plane(xp, p->H, p->W, p->pT, p->pL, tb, Hp, Wp);
+                xp = tb;
+                ld = Wp;
+            }
+            for (int64_t k = 0; k < K; k++)
+                dw_weight_taps(gy + ((k * p->N + img) * p->M + m) * p->OHW, p->OH, p->OW, xp, ld, p->kH, p->kW,
+                               p->sH, p->dH, acc + k * kk);
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t t = 0; t < kk; t++) gw[(k * p->M + m) * kk + t] += (float)acc[k * kk + t];
+    }
+    return CC_E_OK;
+}
+
+/* ---- GEMM paths ------------------------------------------------------------- */
+
+static int conv_gemm_forward(const conv_params *p, const float *x, const float *w, const float *bias,
+                             float *y, cc_ctx *ctx)
+{
+    const int64_t C = p->C, M = p->M, Mg = p->Mg, CKK = C * p->kk, CgKK = p->Cg * p->kk, OHW = p->OHW;
+    const int64_t nb = conv_chunk(p, p->N);
+    if (nb == 1) {
+        float *col = NULL;
+        if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
+        for (int64_t i = 0; i < p->N; i++) {
+            const float *src = x + i * C * p->HW;
+            float *yi = y + i * M * OHW;
+            if (col) { conv_im2col(p, src, col, OHW); src = col; }
+            if (bias)
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t q = 0; q < OHW; q++) yi[m * OHW + q] = bias[m];
+            for (int64_t g = 0; g < p->G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)OHW, (int)CgKK, 1.0f,
+                            w + g * Mg * CgKK, (int)CgKK, src + g * CgKK * OHW, (int)OHW, bias ? 1.0f : 0.0f,
+                            yi + g * Mg * OHW, (int)OHW);
+        }
+        return CC_E_OK;
+    }
+    float *col = cc_scratch(ctx, 0, (size_t)(CKK * nb * OHW));
+    float *ybuf = cc_scratch(ctx, 1, (size_t)(M * nb * OHW));
+    if (!col || !ybuf) return CC_E_NOMEM;
+    for (int64_t i0 = 0; i0 < p->N; i0 += nb) {
+        const int64_t cnt = p->N - i0 < nb ? p->N - i0 : nb, ld = cnt * OHW;
+        for (int64_t j = 0; j < cnt; j++) conv_im2col(p, x + (i0 + j) * C * p->HW, col + j * OHW, ld);
+        for (int64_t g = 0; g < p->G; g++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)ld, (int)CgKK, 1.0f,
+                        w + g * Mg * CgKK, (int)CgKK, col + g * CgKK * ld, (int)ld, 0.0f, ybuf + g * Mg * ld, (int)ld);
+#pragma omp parallel for schedule(static) if (cnt * M * OHW >= CC_PAR_MIN)
+        for (int64_t r = 0; r < cnt * M; r++) {
+            int64_t j = r / M, m = r % M;
+            const float *src = ybuf + m * ld + j * OHW;
+            float *dst = y + ((i0 + j) * M + m) * OHW, bv = bias ? bias[m] : 0.0f;
+            for (int64_t q = 0; q < OHW; q++) dst[q] = src[q] + bv;
+        }
+    }
+    return CC_E_OK;
+}
+
+static int conv_gemm_backward_data(const conv_params *p, const float *gy, const float *w, float *gx,
+                                   int64_t images, cc_ctx *ctx)
+{
+    const int64_t C = p->C, M = p->M, Mg = p->Mg, Cg = p->Cg, CKK = C * p->kk, CgKK = Cg * p->kk;
+    const int64_t OHW = p->OHW, HW = p->HW;
+    const int64_t nb = conv_chunk(p, images);
+    if (nb == 1) {
+        float *col = NULL;
+        if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
+        for (int64_t b = 0; b < images; b++) {
+            const float *gyb = gy + b * M * OHW;
+            float *gxb = gx + b * C * HW;
+            for (int64_t g = 0; g < p->G; g++) {
+                if (col)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CgKK, (int)OHW, (int)Mg, 1.0f,
+                                w + g * Mg * CgKK, (int)CgKK, gyb + g * Mg * OHW, (int)OHW, 0.0f,
+                                col + g * CgKK * OHW, (int)OHW);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Cg, (int)OHW, (int)Mg, 1.0f,
+                                w + g * Mg * Cg, (int)Cg, gyb + g * Mg * OHW, (int)OHW, 1.0f,
+                                gxb + g * Cg * HW, (int)HW);
+            }
+            if (col) conv_col2im_add(p, col, OHW, gxb);
+        }
+        return CC_E_OK;
+    }
+    float *col = cc_scratch(ctx, 0, (size_t)(CKK * nb * OHW));
+    float *gbuf = cc_scratch(ctx, 1, (size_t)(M * nb * OHW));
+    if (!col || !gbuf) return CC_E_NOMEM;
+    for (int64_t b0 = 0; b0 < images; b0 += nb) {
+        const int64_t cnt = images - b0 < nb ? images - b0 : nb, ld = cnt * OHW;
+#pragma omp parallel for schedule(static) if (cnt * M * OHW >= CC_PAR_MIN)
+        for (int64_t r = 0; r < cnt * M; r++) {
+            int64_t j = r / M, m = r % M;
+            memcpy(gbuf + m * ld + j * OHW, gy + ((b0 + j) * M + m) * OHW, (size_t)OHW * sizeof *gbuf);
+        }
+        for (int64_t g = 0; g < p->G; g++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CgKK, (int)ld, (int)Mg, 1.0f,
+                        w + g * Mg * CgKK, (int)CgKK, gbuf + g * Mg * ld, (int)ld, 0.0f, col + g * CgKK * ld, (int)ld);
+        if (p->kind == CONV_1X1) {
+#pragma omp parallel for schedule(static) if (cnt * C * HW >= CC_PAR_MIN)
+            for (int64_t r = 0; r < cnt * C; r++) {
+                int64_t j = r / C, c = r % C;
+                const float *src = col + c * ld + j * OHW;
+                float *dst = gx + ((b0 + j) * C + c) * HW;
+#pragma omp simd
+                for (int64_t q = 0; q < HW; q++) dst[q] += src[q];
+            }
+        } else {
+            for (int64_t j = 0; j < cnt; j++) conv_col2im_add(p, col + j * OHW, ld, gx + (b0 + j) * C * HW);
+        }
+    }
+    return CC_E_OK;
+}
+
+static int conv_gemm_backward_weight(const conv_params *p, const float *x, const float *gy, float *gw,
+                                     int K, cc_ctx *ctx)
+{
+    const int64_t C = p->C, M = p->M, Mg = p->Mg, CKK = C * p->kk, CgKK = p->Cg * p->kk, OHW = p->OHW;
+    float *col = NULL;
+    if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
+    for (int64_t i = 0; i < p->N; i++) {
+        const float *src = x + i * C * p->HW;
+        if (col) { conv_im2col(p, src, col, OHW); src = col; }
+        if (p->N == 1 && p->G == 1 && (int64_t)K * M <= INT_MAX) {
+            /* the K seeds' [M, OHW] blocks are contiguous: one GEMM for all */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(K * M), (int)CKK, (int)OHW, 1.0f,
+                        gy, (int)OHW, src, (int)OHW, 1.0f, gw, (int)CKK);
+            continue;
+        }
+        for (int64_t k = 0; k < K; k++) {
+            const float *gyk = gy + (k * p->N + i) * M * OHW;
+            float *gwk = gw + k * M * CgKK;
+            for (int64_t g = 0; g < p->G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Mg, (int)CgKK, (int)OHW, 1.0f,
+                            gyk + g * Mg * OHW, (int)OHW, src + g * CgKK * OHW, (int)OHW, 1.0f,
+                            gwk + g * Mg * CgKK, (int)CgKK);
+        }
+    }
+    return CC_E_OK;
+}
+
+static int conv_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx)
+{
+    const conv_params *p = n->params;
+    const float *x = in[0]->data, *w = in[1]->data, *bias = p->has_bias ? in[2]->data : NULL;
+    float *y = out[0]->data;
+    if (p->kind == CONV_DW) return dw_forward(p, x, w, bias, y, ctx);
+    return conv_gemm_forward(p, x, w, bias, y, ctx);
+}
+
+static int conv_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, float **gy, float **gx, int K,
+                         cc_ctx *ctx)
+{
+    (void)out;
+    const conv_params *p = n->params;
+    const float *g = gy[0];
+    if (!g || K <= 0) return CC_E_OK;
+    const int64_t images = (int64_t)K * p->N;
+    const float *x = in[0]->data, *w = in[1]->data;
+    float *gb = p->has_bias && n->n_in > 2 ? gx[2] : NULL;
+    if (gb) {
+        const int64_t tasks = (int64_t)K * p->M;
+#pragma omp parallel for schedule(static) if (images * p->M * p->OHW >= CC_PAR_MIN)
+        for (int64_t t = 0; t < tasks; t++) {
+            int64_t k = t / p->M, m = t % p->M;
+            double acc = 0;
+            for (int64_t i = 0; i < p->N; i++) {
+                const float *gp = g + ((k * p->N + i) * p->M + m) * p->OHW;
+                float s = 0;
+#pragma omp simd reduction(+:s)
+                for (int64_t q = 0; q < p->OHW; q++) s += gp[q];
+                acc += s;
+            }
+            gb[t] += (float)acc;
+        }
+    }
+    int rc = CC_E_OK;
+    if (p->kind == CONV_DW) {
+        if (gx[0] && (rc = dw_backward_data(p, g, w, gx[0], images, ctx))) return rc;
+        if (gx[1] && (rc = dw_backward_weight(p, x, g, gx[1], K, ctx))) return rc;
+        return CC_E_OK;
+    }
+    if (gx[0] && (rc = conv_gemm_backward_data(p, g, w, gx[0], images, ctx))) return rc;
+    if (gx[1] && (rc = conv_gemm_backward_weight(p, x, g, gx[1], K, ctx))) return rc;
+    return CC_E_OK;
+}
+
+const cc_op cc_op_conv = { "Conv", 1, conv_prepare, conv_forward, conv_backward };
+
+/* ---- the family table ------------------------------------------------------- */
+
+extern const cc_op cc_op_maxpool, cc_op_averagepool, cc_op_globalmaxpool, cc_op_globalaveragepool;
+extern const cc_op cc_op_lrn, cc_op_pad;
+
+const cc_op *const cc_ops_conv[] = {
+    &cc_op_conv, &cc_op_maxpool, &cc_op_averagepool, &cc_op_globalmaxpool, &cc_op_globalaveragepool,
+    &cc_op_lrn, &cc_op_pad, NULL,
+};

@@ -1,0 +1,62 @@
+/* Shared pieces of the convolution / pooling family (conv.c, pool.c):
+ * the sliding-window geometry read from the ONNX attributes (kernel_shape,
+ * strides, dilations, pads, auto_pad, ceil_mode) and the valid-tap helper.
+ *
+ * Every spatial op works internally on a 3-D window (D, H, W); a model's 1-D
+ * or 2-D op is padded at the front with size-1 axes (kernel 1, stride 1,
+ * dilation 1, no padding), so one loop nest serves all three ranks. */
+#ifndef CC_CONV_KERNELS_H
+#define CC_CONV_KERNELS_H
+
+#include "op.h"
+
+#define CC_SP 3                 /* internal spatial rank (D, H, W) */
+
+typedef struct cc_window {
+    int nsp;                    /* spatial rank in the model: 1, 2 or 3 */
+    int64_t in[CC_SP];          /* input spatial size */
+    int64_t out[CC_SP];         /* output spatial size */
+    int64_t k[CC_SP];           /* kernel */
+    int64_t s[CC_SP];           /* stride */
+    int64_t d[CC_SP];           /* dilation */
+    int64_t pb[CC_SP], pe[CC_SP]; /* padding at the beginning / end, as resolved */
+} cc_window;
+
+/* Fill w from the node's attributes for input x (N, C, spatial...).  kernel:
+ * the kernel's spatial sizes when known from elsewhere (Conv's W), NULL to
+ * require the kernel_shape attribute.  ceil_ok: whether ceil_mode is read
+ * (pooling).  Output sizes follow ONNX / PyTorch: with ceil_mode a last
+ * window that would start in the end padding is dropped.  Returns 0 or a
+ * CC_E_* code with a message in e (op_type prefixed). */
+int cc_window_init(const cc_node *n, const cc_tensor *x, const int64_t *kernel,
+                   int ceil_ok, cc_window *w, cc_err *e);
+
+/* Valid taps of one window along one axis: taps t in [*t0, *t1) read input
+ * index o*s - pb + t*d inside [0, in). */
+static inline void cc_window_taps(int64_t o, int64_t s, int64_t pb, int64_t d, int64_t k,
+                                  int64_t in, int64_t *t0, int64_t *t1)
+{
+    int64_t base = o * s - pb;
+    int64_t a = base >= 0 ? 0 : (-base + d - 1) / d;
+    int64_t b = base > in - 1 ? 0 : (in - 1 - base) / d + 1;
+    if (b > k) b = k;
+    if (b < a) b = a;
+    *t0 = a;
+    *t1 = b;
+}
+
+/* Output positions o in [*o0, *o1) (of out) for which input index
+ * o*s + off lies in [0, in): the row range a (kernel tap, axis) touches. */
+static inline void cc_window_range(int64_t off, int64_t s, int64_t in, int64_t out,
+                                   int64_t *o0, int64_t *o1)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = off > in - 1 ? 0 : (in - 1 - off) / s + 1;
+    if (b > out) b = out;
+    if (b < a) b = a;
+    if (a > out) a = b = out;
+    *o0 = a;
+    *o1 = b;
+}
+
+#endif
