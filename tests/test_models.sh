@@ -1,0 +1,21 @@
+#!/bin/sh
+# torchvision architectures (random, re-initialised weights) exported to ONNX at
+# opsets 11-17: tests/gen_models.py writes logits and K=2 gradients at two
+# intermediate layers per model (PyTorch, float64) under $CC_FIXTURES/models,
+# then tests/oracle_runner.c checks the engine against them.  Generation runs
+# once (per-model stamps); later runs take a few seconds.
+BUILD=${CC_BUILD:-build}
+PY=${CC_PY:-/usr/bin/python3}
+FIX=${CC_FIXTURES:-$BUILD/fixtures}
+if ! "$PY" -c 'import numpy, torch, torchvision, onnx' >/dev/null 2>&1; then
+    echo "SKIP: $PY cannot import numpy, torch, torchvision and onnx (Debian: python3-torch python3-torchvision python3-onnx)"
+    exit 77
+fi
+RUNNER="$BUILD/tests/oracle_runner"
+[ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
+mkdir -p "$FIX"
+"$PY" tests/gen_models.py "$FIX/models" >"$FIX/gen_models.log" 2>&1
+rc=$?
+grep -v -i 'warn' "$FIX/gen_models.log"
+[ $rc = 0 ] || { echo "FAIL: tests/gen_models.py failed (exit $rc), see $FIX/gen_models.log"; exit 1; }
+exec "$RUNNER" "$FIX/models"

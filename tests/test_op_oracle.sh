@@ -1,0 +1,16 @@
+#!/bin/sh
+# Op-level PyTorch oracle: tests/gen_op_cases.py writes one tiny ONNX model per
+# op configuration (forward values and K=3 vector-Jacobian products from
+# PyTorch) under $CC_FIXTURES/ops, then tests/oracle_runner.c checks the engine
+# against them, plus its own finite-difference check of input gradients.
+BUILD=${CC_BUILD:-build}
+PY=${CC_PY:-/usr/bin/python3}
+FIX=${CC_FIXTURES:-$BUILD/fixtures}
+if ! "$PY" -c 'import numpy, torch, onnx' >/dev/null 2>&1; then
+    echo "SKIP: $PY cannot import numpy, torch and onnx (Debian: python3-torch python3-onnx)"
+    exit 77
+fi
+RUNNER="$BUILD/tests/oracle_runner"
+[ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
+"$PY" tests/gen_op_cases.py "$FIX/ops" || { echo "FAIL: tests/gen_op_cases.py failed"; exit 1; }
+exec "$RUNNER" "$FIX/ops"
