@@ -57,4 +57,5 @@ int cmd_layers(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_figure(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 #endif
