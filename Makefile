@@ -13,7 +13,7 @@ endif
 BUILD ?= build
 PY := /usr/bin/python3
 
-LIB_SRC := $(sort $(wildcard src/onnx/*.c src/graph/*.c src/ops/*.c src/util/*.c src/explain/*.c src/image/*.c src/train/*.c))
+LIB_SRC := $(sort $(wildcard src/onnx/*.c src/graph/*.c src/ops/*.c src/util/*.c src/explain/*.c src/image/*.c src/train/*.c src/iqa/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -57,5 +57,6 @@ int cmd_layers(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_figure(int argc, char **argv);
+int cmd_iqa(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 #endif

@@ -35,6 +35,7 @@ static const char *usage =
     "  explain MODEL (IMAGE | --input-npy FILE)   Grad-CAM and contrastive maps\n"
     "  figure  MODEL IMAGE                        the paper's figure for one image, as a PNG\n"
     "  layers  MODEL                              candidate target layers with shapes\n"
+    "  iqa     MODEL --ref REF --dist DIST        \"Why score s, rather than q?\" for quality networks\n"
     "  train   [--data DIR] [--out MODEL.onnx]    train the small demo CNN on Fashion-MNIST\n"
     "\n"
     "example:\n"
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "layers")) return cmd_layers(argc - 1, argv + 1);
     if (!strcmp(cmd, "figure")) return cmd_figure(argc - 1, argv + 1);
+    if (!strcmp(cmd, "iqa")) return cmd_iqa(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     return cli_fail(EXIT_USAGE, "unknown command '%s' (try: contrastcam --help)", cmd);
 }
