@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the build and the tests need, only when missing.
 set -e
-PKGS="build-essential libopenblas-dev libstb-dev fonts-dejavu-core python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx libonnx-testdata zlib1g-dev dataset-fashion-mnist"
+PKGS="build-essential libopenblas-openmp-dev libstb-dev fonts-dejavu-core python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx libonnx-testdata zlib1g-dev dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
