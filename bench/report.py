@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's raw JSON lines into the results table (stdout + Markdown file).
+
+usage: report.py RAW.jsonl RESULTS.md [PROFILE_DIR]
+"""
+import json
+import os
+import sys
+
+
+def ms(v):
+    if v is None:
+        return "n/a"
+    if v >= 10000:
+        return f"{v / 1000:.1f} s"
+    if v >= 100:
+        return f"{v:.0f} ms"
+    return f"{v:.1f} ms"
+
+
+def ratio(a, b, suffix="x"):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    r = a / b
+    return f"{r:.2f}{suffix}" if r < 10 else f"{r:.0f}{suffix}"
+
+
+def main():
+    raw, md_path = sys.argv[1], sys.argv[2]
+    prof_dir = sys.argv[3] if len(sys.argv) > 3 else None
+    rows = [json.loads(l) for l in open(raw) if l.strip().startswith("{")]
+    machine = next((r for r in rows if r["kind"] == "machine"), {})
+    end = next((r for r in rows if r["kind"] == "end"), {})
+    gemm = next((r for r in rows if r["kind"] == "gemm"), None)
+    rate = gemm["gflops"] if gemm else None  # GFLOP/s, median of 5
+    names = []
+    for r in rows:
+        if r.get("name") and r["name"] not in names:
+            names.append(r["name"])
+
+    def get(name, kind, mode=None):
+        for r in rows:
+            if r.get("name") == name and r["kind"] == kind and (mode is None or r.get("mode") == mode):
+                return r
+        return None
+
+    head = ["model", "ours fwd", "ORT fwd", "ours/ORT", "ours 1-Q explain", "1-Q / ORT fwd",
+            "ours all-Q", "all-Q / 1-Q", "PyTorch fwd", "PyTorch 1-Q", "PyTorch all-Q (extrap.)",
+            "speed-up vs PyTorch fwd / 1-Q / all-Q", "peak RSS fwd / 1-Q / all-Q",
+            "FLOP-bound fwd / 1-Q / all-Q"]
+    table = []
+    details = []
+    for n in names:
+        info, fl = get(n, "info"), get(n, "flops")
+        ort, th = get(n, "ort"), get(n, "torch")
+        f, o, a = get(n, "ours", "fwd"), get(n, "ours", "one"), get(n, "ours", "allq")
+        C = info["classes"] if info else 1000
+        of = f and f["median_ms"]
+        oo = o and o["median_ms"]
+        oa = a and a["median_ms"]
+        rf = ort and ort["median_ms"]
+        tf = th and th["fwd_ms"]
+        to = th and th["one_ms"]
+        ta = th and th["allq_ms_extrapolated"]
+        if fl and rate:
+            bf = fl["fwd_flops"] / rate / 1e6
+            b1 = (fl["fwd_flops"] + fl["after_flops"]) / rate / 1e6
+            ba = (fl["fwd_flops"] + C * fl["after_flops"]) / rate / 1e6
+            bound = f"{ms(bf)} / {ms(b1)} / {ms(ba)}"
+        else:
+            bound = "n/a"
+        rss = " / ".join(f"{x['peak_rss_mb']:.0f}" if x else "n/a" for x in (f, o, a)) + " MB"
+        table.append([n, ms(of), ms(rf), ratio(of, rf), ms(oo), ratio(oo, rf), ms(oa), ratio(oa, oo),
+                      ms(tf), ms(to), ms(ta),
+                      f"{ratio(tf, of)} / {ratio(to, oo)} / {ratio(ta, oa)}", rss, bound])
+        if info and fl:
+            details.append(
+                f"- **{n}**: target layer `{info['layer']}` ({info['layer_op']}, "
+                f"{'x'.join(str(d) for d in info['layer_dims'])}); "
+                f"{fl['fwd_flops'] / 1e9:.2f} GFLOP forward (Conv/Gemm/MatMul), "
+                f"{fl['after_flops'] / 1e6:.1f} MFLOP per seed after the target; "
+                f"argmax ours {f['argmax'] if f else '?'} / ORT {ort['argmax'] if ort else '?'}"
+                + (f" / PyTorch P {th['P']}" if th else "") + "; "
+                + (f"ours 1-Q = {ms(o['fwd_part_ms'])} forward + {ms(o['cam_part_ms'])} backward+map; " if o else "")
+                + (f"all-Q = {ms(a['fwd_part_ms'])} forward + {ms(a['cam_part_ms'])} backward+maps (K={a['K']}); " if a else "")
+                + (f"PyTorch: grad-mode forward {ms(th['fwd_grad_ms'])}, one backward per Q {ms(th['per_q_ms'])} "
+                   f"(median of {th['nq_measured']} Q's, x{C} + forward = the extrapolated all-Q); " if th else "")
+                + (f"ours forward with GOMP_SPINCOUNT=0: {ms(get(n, 'probe_spin0')['median_ms'])}, "
+                   f"single-threaded (OMP_NUM_THREADS=1): {ms(get(n, 'probe_1thr')['median_ms'])}; "
+                   if get(n, 'probe_spin0') and get(n, 'probe_1thr') else "")
+                + f"model load {info['load_ms']:.0f} ms, RSS after load {info['rss_loaded_mb']:.0f} MB.")
+
+    def md_table(head, rows):
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(out)
+
+    lines = ["# contrastcam benchmark", ""]
+    lines.append(f"Machine: {machine.get('nproc', '?')} cores, {machine.get('cpu', '?')}; load average at start "
+                 f"{machine.get('loadavg_start', '?')}, at end {end.get('loadavg_end', '?')} "
+                 "(other work on the machine inflates every column).")
+    if gemm:
+        lines.append(f"Single-precision GEMM rate (cblas_sgemm, OpenBLAS, 2048^3): {gemm['gflops']:.1f} GFLOP/s "
+                     f"median, {gemm['gflops_best']:.1f} best; the FLOP-bound limits use the median.")
+    ortv = next((r.get("runtime") for r in rows if r["kind"] == "ort"), None)
+    thv = next((r.get("torch") for r in rows if r["kind"] == "torch"), None)
+    lines.append(f"Anchors: {ortv or 'ONNX Runtime not run'} (CPU EP, intraOpNumThreads 2, default graph "
+                 f"optimisations); PyTorch {thv or 'not run'} (2 threads, hooks as in the reference Grad-CAM code).")
+    lines.append("")
+    lines.append("Times are medians after warm-up, input 1x3x224x224, C = 1000 classes. "
+                 "1-Q = forward + one contrastive map (seed p - onehot(Q), Q = runner-up); all-Q = forward + maps "
+                 "for every Q (ours: one batched backward with 1000 seeds; PyTorch: one backward per Q with "
+                 "retain_graph, **extrapolated** from the per-Q median). Speed-up = PyTorch time / ours. "
+                 "Peak RSS = ru_maxrss of a separate process per mode. FLOP-bound = Conv/Gemm/MatMul FLOPs "
+                 "(forward, plus K x the input-gradient FLOPs after the target layer) / GEMM rate.")
+    lines.append("")
+    lines.append(md_table(head, table))
+    lines.append("")
+    lines += details
+    probe = []
+    for n in names:
+        f, s0, s1, ort = get(n, "ours", "fwd"), get(n, "probe_spin0"), get(n, "probe_1thr"), get(n, "ort")
+        if f and s0 and s1:
+            probe.append([n, ms(f["median_ms"]), ms(s0["median_ms"]), ms(s1["median_ms"]),
+                          ms(ort and ort["median_ms"]), ratio(s1["median_ms"], ort and ort["median_ms"])])
+    if probe:
+        lines += ["", "### Threading probe: our forward under three thread settings", "",
+                  "Default = OpenMP (libgomp, spinning waits) + OpenBLAS's own pthread pool, both 2 threads. "
+                  "GOMP_SPINCOUNT=0 = idle OpenMP threads sleep at once. OMP_NUM_THREADS=1 = OpenMP and "
+                  "OpenBLAS (which reads it) single-threaded.", "",
+                  md_table(["model", "default", "GOMP_SPINCOUNT=0", "OMP_NUM_THREADS=1", "ORT fwd (2 threads)",
+                            "1 thread / ORT"], probe)]
+    if prof_dir:
+        for n in names:
+            p = os.path.join(prof_dir, f"profile_{n}.txt")
+            pr = get(n, "profile")
+            if os.path.exists(p):
+                runs = pr["runs"] if pr else "?"
+                lines += ["", f"### Per-op profile, {n} (single-threaded, mean of {runs} runs of each phase, "
+                          "wall ms per op type)", "", "```",
+                          open(p).read().rstrip(), "```"]
+    text = "\n".join(lines) + "\n"
+    with open(md_path, "w") as fh:
+        fh.write(text)
+    # terminal: the table only
+    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(head)]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    if gemm:
+        print(f"GEMM {gemm['gflops']:.1f} GFLOP/s; load average {machine.get('loadavg_start')} -> "
+              f"{end.get('loadavg_end')}; details and per-op profiles in {md_path}")
+
+
+if __name__ == "__main__":
+    main()
