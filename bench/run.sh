@@ -11,6 +11,8 @@
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+# idle OpenMP threads sleep instead of spinning, as the contrastcam CLI arranges for itself
+[ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export OMP_WAIT_POLICY=PASSIVE
 PY=${PY:-/usr/bin/python3}
 OUT=build/bench
 MODELS=${BENCH_MODELS:-"mobilenet_v2 resnet50 vgg16"}

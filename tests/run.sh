@@ -3,6 +3,8 @@
 # scripts.  Exit 0 = pass, 77 = skip, anything else = fail.  Prints one line per
 # test and the closing "N passed, N failed, N skipped" line.
 BUILD=${BUILD:-build}
+# idle OpenMP threads sleep instead of spinning, as the contrastcam CLI arranges for itself
+[ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export OMP_WAIT_POLICY=PASSIVE
 export CC_BUILD="$BUILD" CC_PY="${PY:-/usr/bin/python3}"
 export CC_SHARED="${CC_SHARED:-$(cd .. && pwd)/shared}"
 export CC_FIXTURES="$BUILD/fixtures"
