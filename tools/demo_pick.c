@@ -3,7 +3,9 @@
  * coat, sneaker / sandal, ...) the correctly classified test image on which the
  * model hesitated most, plus its most confident mistake — and, for each
  * contrast class Q, a representative training image (the one the model finds
- * most clearly Q).  Writes PNGs and a plan file for tools/demo.sh.
+ * most clearly Q).  Images whose Grad-CAM map is flat at the default layer
+ * (no channel speaks for P there: a legitimate answer, but an empty picture)
+ * are passed over.  Writes PNGs and a plan file for tools/demo.sh.
  *
  * usage: demo_pick MODEL DATASET_DIR OUT_DIR */
 #include "contrastcam.h"
@@ -23,6 +25,21 @@ static int classify(cc_session *s, int in, int out, const uint8_t *px, int n, fl
     int best = 0;
     for (int c = 1; c < C; c++) if (prob[c] > prob[best]) best = c;
     return best;
+}
+
+/* 1 when Grad-CAM of P at `layer` has some positive evidence (the session holds
+ * the image's forward pass), 0 when the map is flat, -1 on error. */
+static int gradcam_positive(cc_session *s, int layer, int out, int P, int C)
+{
+    float seed[16];
+    cc_cam cam = { 0 };
+    if (C > 16) return -1;
+    cc_seed_class(seed, C, P);
+    if (cc_cam_compute(s, layer, out, seed, 1, &cam)) return -1;
+    int pos = 0;
+    for (int i = 0; i < cam.h * cam.w; i++) pos |= cam.maps[i] > 0;
+    cc_cam_free(&cam);
+    return pos;
 }
 
 static int save_gray(const char *path, const uint8_t *px, int w, int h)
@@ -69,20 +86,34 @@ int main(int argc, char **argv)
     int correct = 0;
     for (int i = 0; i < test.n; i++) correct += pred[i] == test.labels[i];
     fprintf(stderr, "demo_pick: model accuracy on the %d test images: %.2f%%\n", test.n, 100.0 * correct / test.n);
+    int layer = cc_default_layer(m);
+    unsigned char *skip = calloc((size_t)test.n, 1);
+    if (layer < 0 || !skip) { fprintf(stderr, "demo_pick: no target layer\n"); return 3; }
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0] + 1; k++) {
-        int best = -1, P, Q;
-        if (k < sizeof pairs / sizeof pairs[0]) {
-            P = pairs[k][0];
-            Q = pairs[k][1];
-            for (int i = 0; i < test.n; i++)
-                if (test.labels[i] == P && pred[i] == P && (best < 0 || pt[(size_t)i * C + Q] > pt[(size_t)best * C + Q])) best = i;
-        } else {
-            /* the most confident mistake */
-            for (int i = 0; i < test.n; i++)
-                if (pred[i] != test.labels[i] && (best < 0 || pt[(size_t)i * C + pred[i]] > pt[(size_t)best * C + pred[best]])) best = i;
+        int best = -1, P = 0, Q = 0;
+        for (int tries = 0; tries < 50; tries++) {
+            best = -1;
+            if (k < sizeof pairs / sizeof pairs[0]) {
+                P = pairs[k][0];
+                Q = pairs[k][1];
+                for (int i = 0; i < test.n; i++)
+                    if (!skip[i] && test.labels[i] == P && pred[i] == P &&
+                        (best < 0 || pt[(size_t)i * C + Q] > pt[(size_t)best * C + Q])) best = i;
+            } else {
+                /* the most confident mistake */
+                for (int i = 0; i < test.n; i++)
+                    if (!skip[i] && pred[i] != test.labels[i] &&
+                        (best < 0 || pt[(size_t)i * C + pred[i]] > pt[(size_t)best * C + pred[best]])) best = i;
+                if (best >= 0) { P = pred[best]; Q = test.labels[best]; }
+            }
             if (best < 0) break;
-            P = pred[best];
-            Q = test.labels[best];
+            float tmp[10];
+            if (classify(s, in, out, test.images + (size_t)best * n, n, mean, std, tmp, C) < 0) return 1;
+            int pos = gradcam_positive(s, layer, out, P, C);
+            if (pos < 0) { fprintf(stderr, "demo_pick: Grad-CAM failed\n"); return 1; }
+            if (pos) break;
+            skip[best] = 1;
+            best = -1;
         }
         if (best < 0) continue;
         int rep = -1;
@@ -96,7 +127,7 @@ int main(int argc, char **argv)
         fprintf(plan, "%s %s %d %d %d %d\n", img, rep >= 0 ? qimg : "-", best, test.labels[best], P, Q);
     }
     fclose(plan);
-    free(pt); free(pr); free(pred);
+    free(pt); free(pr); free(pred); free(skip);
     cc_session_free(s);
     cc_model_free(m);
     cc_dataset_free(&test);

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Install the Debian packages the build and the tests need, only when missing.
+# Install the Debian packages the build and the tests need, only when missing;
+# extra packages may be named as arguments.  darknet: only for its sample photos
+# (the quality model was trained on them; make demo and its test use one).
 set -e
-PKGS="build-essential libopenblas-openmp-dev libstb-dev fonts-dejavu-core python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx libonnx-testdata zlib1g-dev dataset-fashion-mnist"
+PKGS="$* build-essential libopenblas-openmp-dev libstb-dev fonts-dejavu-core python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx libonnx-testdata zlib1g-dev dataset-fashion-mnist darknet valgrind"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -122,8 +122,14 @@ int cmd_figure(int argc, char **argv)
     size_t hw = (size_t)panel * (size_t)panel;
     maps = malloc(sizeof(float) * hw * (size_t)(K + 2));
     if (!maps) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
-    for (int k = 0; k < K; k++)
-        cc_map_finish(cam.maps + (size_t)k * (size_t)cam.h * (size_t)cam.w, cam.h, cam.w, maps + (size_t)k * hw, panel, panel);
+    /* a flat map (no positive evidence at this layer) is drawn empty: say so in its caption */
+    int flat_P = 0, flat_PP = 0;
+    for (int k = 0; k < K; k++) {
+        int flat = cc_map_finish(cam.maps + (size_t)k * (size_t)cam.h * (size_t)cam.w, cam.h, cam.w, maps + (size_t)k * hw, panel, panel);
+        if (k == 0) flat_P = flat;
+        if (k == 1 + P) flat_PP = flat;
+    }
+    const char *FLAT = " (flat: no positive evidence)";
     float *mean = maps + (size_t)K * hw, *var = mean + hw;
     for (size_t i = 0; i < hw; i++) {
         double s = 0, s2 = 0;
@@ -167,7 +173,7 @@ int cmd_figure(int argc, char **argv)
     cc_image ov;
     PANEL(&base, "%s: %s (%.0f%%)", title, pname, 100.0 * r.prob[P]);
     if (cc_overlay(maps, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
-    PANEL(&ov, "Grad-CAM: Why %s?", pname);
+    PANEL(&ov, "Grad-CAM: Why %s?%s", pname, flat_P ? FLAT : "");
     cc_image_free(&ov);
     if (qimg) {
         const char *ql = cli_label(&r, qs[0]);
@@ -182,7 +188,7 @@ int cmd_figure(int argc, char **argv)
         cc_image_free(&ov);
     }
     if (cc_overlay(maps + (size_t)(1 + P) * hw, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
-    PANEL(&ov, "Why not %s with 100%% confidence?", pname);
+    PANEL(&ov, "Why not %s with 100%% confidence?%s", pname, flat_PP ? FLAT : "");
     cc_image_free(&ov);
     if (cc_overlay(mean, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
     PANEL(&ov, "Mean of all %d contrastive maps", C - 1);
