@@ -14,3 +14,12 @@ if [ -n "$missing" ]; then
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
 fi
+# ONNX Runtime from the npm registry (onnxruntime-node ships its native CPU build;
+# --ignore-scripts skips its GPU download): the second oracle of the model tests
+# and the anchor of make bench.  Tests skip their ONNX Runtime part without it.
+cd "$(dirname "$0")/.."
+if [ ! -d bench/node_modules/onnxruntime-node ] && command -v npm >/dev/null 2>&1; then
+    echo "deps: installing onnxruntime-node into bench/node_modules"
+    (cd bench && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1) ||
+        echo "deps: npm could not install onnxruntime-node; ONNX Runtime checks will be skipped" >&2
+fi
