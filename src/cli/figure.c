@@ -191,10 +191,12 @@ int cmd_figure(int argc, char **argv)
     PANEL(&ov, "Why not %s with 100%% confidence?%s", pname, flat_PP ? FLAT : "");
     cc_image_free(&ov);
     if (cc_overlay(mean, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
-    PANEL(&ov, "Mean of all %d contrastive maps", C - 1);
+    if (C > 2) PANEL(&ov, "Mean of all %d contrastive maps", C - 1);
+    else PANEL(&ov, "Mean of the contrastive maps (one Q)");
     cc_image_free(&ov);
     if (cc_overlay(var, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
-    PANEL(&ov, "Variance of all %d contrastive maps", C - 1);
+    if (C > 2) PANEL(&ov, "Variance of all %d contrastive maps", C - 1);
+    else PANEL(&ov, "Variance of the contrastive maps (one Q: zero)");
     cc_image_free(&ov);
     #undef PANEL
     if (cc_image_save_png(out, &canvas, err, sizeof err)) { rc = cli_fail(EXIT_INPUT, "%s", err); goto done; }
