@@ -3,8 +3,13 @@
  *   bench MODEL info                   default target layer, classes, load RSS
  *   bench MODEL fwd   ITERS WARMUP     forward pass
  *   bench MODEL one   ITERS WARMUP     one contrastive explanation: forward + cc_cam_compute,
- *                                      one seed p - onehot(Q), Q = runner-up class
- *   bench MODEL allq  ITERS WARMUP     forward + cc_cam_compute with C seeds (every Q)
+ *                                      one seed p - onehot(Q), Q = runner-up class, + cc_map_finish
+ *   bench MODEL allq  ITERS WARMUP     forward + Grad-CAM(P) + every contrast's weights and map
+ *                                      (cc_cam_contrast_all) + the
+ *                                      mean / variance / RMS ranking at the input size
+ *                                      (cc_map_stats_compute): what `explain --contrast all` computes
+ *   bench MODEL allq_bwd ITERS WARMUP  the previous all-Q: forward + cc_cam_compute with C seeds
+ *                                      through the batched backward (order BACKWARD)
  *   bench MODEL profile ITERS          per-op time of forward, 1-Q backward and all-Q backward
  *                                      (wraps every node's kernels; uses internal headers), then
  *                                      alpha + maps (cc_cam_compute's tail, re-done here to time it)
@@ -278,6 +283,10 @@ int main(int argc, char **argv)
     for (int d = 0; d < oi.rank; d++) C *= (int)oi.dims[d];
     float *x = malloc(sizeof(float) * nin);
     bench_input(x, nin);
+    /* keep only what the backward pass to the target reads; the other activations
+     * share buffers (BENCH_KEEP_ALL=1: one buffer per activation, as before) */
+    if (!getenv("BENCH_KEEP_ALL") && strcmp(mode, "info") && (st = cc_session_keep(s, &layer, 1)))
+        die("keep", st, cc_session_errmsg(s));
     st = cc_session_set_input(s, in, x, nin);
     if (st) die("set_input", st, cc_session_errmsg(s));
     double rss_load = cur_rss_mb();
@@ -298,12 +307,13 @@ int main(int argc, char **argv)
     }
 
     int is_fwd = !strcmp(mode, "fwd"), is_one = !strcmp(mode, "one"), is_all = !strcmp(mode, "allq");
+    int is_bwd = !strcmp(mode, "allq_bwd");
     int is_prof = !strcmp(mode, "profile");
-    if (!is_fwd && !is_one && !is_all && !is_prof) {
+    if (!is_fwd && !is_one && !is_all && !is_bwd && !is_prof) {
         fprintf(stderr, "bench: unknown mode %s\n", mode);
         return 2;
     }
-    int K = is_all ? C : 1;
+    int K = is_all || is_bwd ? C : 1;
     float *seeds = malloc(sizeof(float) * (size_t)C * (size_t)C);
     float *p = malloc(sizeof(float) * (size_t)C);
     double *tt = malloc(sizeof(double) * (size_t)iters), *tf = malloc(sizeof(double) * (size_t)iters),
@@ -372,6 +382,14 @@ int main(int argc, char **argv)
     }
 
     int P = -1, Q = -1;
+    if (is_bwd) cc_cam_set_order(s, CC_CAM_BACKWARD);
+    int lh = (int)li.dims[2], lw = (int)li.dims[3];
+    int H = ii.rank == 4 ? (int)ii.dims[2] : 224, W = ii.rank == 4 ? (int)ii.dims[3] : 224;
+    float *map01 = malloc(sizeof(float) * (size_t)H * (size_t)W);
+    unsigned char *skip = calloc((size_t)C, 1);
+    if (!map01 || !skip) die("alloc", CC_ERR_NOMEM, "");
+    int order = 0;
+    double macs = 0;
     for (int r = -warm; r < iters; r++) {
         double a = now_ms();
         st = cc_session_forward(s);
@@ -379,23 +397,50 @@ int main(int argc, char **argv)
         double b = now_ms();
         if (!is_fwd) {
             const float *z = cc_session_value(s, outp, NULL);
-            cc_cam cam;
+            cc_cam cam, gc;
+            P = 0, Q = -1;
+            for (int i = 1; i < C; i++) if (z[i] > z[P]) P = i;
+            for (int i = 0; i < C; i++) if (i != P && (Q < 0 || z[i] > z[Q])) Q = i;
             if (is_one) {
-                /* Q = the runner-up class: "why P, rather than the next best?" */
-                P = 0, Q = -1;
-                for (int i = 1; i < C; i++) if (z[i] > z[P]) P = i;
-                for (int i = 0; i < C; i++) if (i != P && (Q < 0 || z[i] > z[Q])) Q = i;
+                /* one explanation: Q = the runner-up class ("why P, rather than the next best?"),
+                 * the map upsampled and normalised to the input size */
                 cc_seed_contrast(seeds, z, C, Q);
-            } else {
+                st = cc_cam_compute(s, layer, outp, seeds, 1, &cam);
+                if (st) die("cam", st, cc_session_errmsg(s));
+                cc_map_finish(cam.maps, cam.h, cam.w, map01, H, W);
+                cc_cam_free(&cam);
+            } else if (is_bwd) {
+                /* the previous all-Q: C seed rows p - onehot(Q) through the batched backward */
                 cc_softmax(z, C, p);
                 for (int q = 0; q < C; q++) {
                     memcpy(seeds + (size_t)q * C, p, sizeof(float) * (size_t)C);
                     seeds[(size_t)q * C + q] -= 1.0f;
                 }
+                st = cc_cam_compute(s, layer, outp, seeds, K, &cam);
+                if (st) die("cam", st, cc_session_errmsg(s));
+                cc_cam_free(&cam);
+            } else {
+                /* all-Q as `explain --contrast all` does it: Grad-CAM(P), every class's
+                 * weights in one evaluation, the contrasts algebraically, every map as one
+                 * product, then mean, variance and RMS distances at the input size */
+                cc_softmax(z, C, p);
+                cc_seed_class(seeds, C, P);
+                st = cc_cam_compute(s, layer, outp, seeds, 1, &gc);
+                if (st) die("gradcam", st, cc_session_errmsg(s));
+                cc_map_finish(gc.maps, gc.h, gc.w, map01, H, W);
+                st = cc_cam_contrast_all(s, layer, outp, p, &cam);
+                if (st) die("contrast all", st, cc_session_errmsg(s));
+                order = cc_cam_last_order(s);
+                macs = s->cam_macs;
+                memset(skip, 0, (size_t)C);
+                skip[P] = 1;
+                cc_map_stats ms;
+                st = cc_map_stats_compute(cam.maps, C, lh, lw, gc.maps, skip, H, W, &ms);
+                if (st) die("stats", st, "");
+                cc_map_stats_free(&ms);
+                cc_cam_free(&cam);
+                cc_cam_free(&gc);
             }
-            st = cc_cam_compute(s, layer, outp, seeds, K, &cam);
-            if (st) die("cam", st, cc_session_errmsg(s));
-            cc_cam_free(&cam);
         }
         double c = now_ms();
         if (r >= 0) tt[r] = c - a, tf[r] = b - a, tc[r] = c - b;
@@ -406,9 +451,11 @@ int main(int argc, char **argv)
     double mt = median(tt, iters), mf = median(tf, iters), mc = median(tc, iters), mn = tt[0];
     printf("{\"mode\":\"%s\",\"model\":\"%s\",\"K\":%d,\"iters\":%d,\"warmup\":%d,\"median_ms\":%.3f,\"min_ms\":%.3f,"
            "\"fwd_part_ms\":%.3f,\"cam_part_ms\":%.3f,\"layer\":\"%s\",\"P\":%d,\"Q\":%d,\"argmax\":%d,\"logit0\":%.6g,"
-           "\"load_ms\":%.1f,\"rss_loaded_mb\":%.1f,\"peak_rss_mb\":%.1f}\n",
+           "\"load_ms\":%.1f,\"rss_loaded_mb\":%.1f,\"peak_rss_mb\":%.1f,\"order\":\"%s\",\"proj_macs\":%.0f}\n",
            mode, path, is_fwd ? 0 : K, iters, warm, mt, mn, mf, is_fwd ? 0.0 : mc, li.name, P, Q, am, z[0], load_ms,
-           rss_load, peak_rss_mb());
+           rss_load, peak_rss_mb(), is_bwd ? "backward" : order == CC_CAM_PROJECTED ? "projected" : is_all ? "backward" : "auto", macs);
+    free(map01);
+    free(skip);
     free(x);
     free(seeds);
     free(p);

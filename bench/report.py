@@ -45,7 +45,7 @@ def main():
         return None
 
     head = ["model", "ours fwd", "ORT fwd", "ours/ORT", "ours 1-Q explain", "1-Q / ORT fwd",
-            "ours all-Q", "all-Q / 1-Q", "PyTorch fwd", "PyTorch 1-Q", "PyTorch all-Q (extrap.)",
+            "ours all-Q", "all-Q / 1-Q", "same-forward all-Q / 1-Q", "PyTorch fwd", "PyTorch 1-Q", "PyTorch all-Q (extrap.)",
             "speed-up vs PyTorch fwd / 1-Q / all-Q", "peak RSS fwd / 1-Q / all-Q",
             "FLOP-bound fwd / 1-Q / all-Q"]
     table = []
@@ -65,12 +65,22 @@ def main():
         if fl and rate:
             bf = fl["fwd_flops"] / rate / 1e6
             b1 = (fl["fwd_flops"] + fl["after_flops"]) / rate / 1e6
-            ba = (fl["fwd_flops"] + C * fl["after_flops"]) / rate / 1e6
+            # all-Q: the forward, every class's weights (the projected chain's multiply-adds
+            # when it ran, else C seeds through the layers after the target) and the C maps
+            ld = info["layer_dims"] if info else [1, 0, 0, 0]
+            maps_flops = 2 * C * ld[1] * ld[2] * ld[3]
+            if a and a.get("order") == "projected":
+                ba = (fl["fwd_flops"] + 2 * a["proj_macs"] + maps_flops) / rate / 1e6
+            else:
+                ba = (fl["fwd_flops"] + C * fl["after_flops"] + maps_flops) / rate / 1e6
             bound = f"{ms(bf)} / {ms(b1)} / {ms(ba)}"
         else:
             bound = "n/a"
         rss = " / ".join(f"{x['peak_rss_mb']:.0f}" if x else "n/a" for x in (f, o, a)) + " MB"
-        table.append([n, ms(of), ms(rf), ratio(of, rf), ms(oo), ratio(oo, rf), ms(oa), ratio(oa, oo),
+        # all-Q's extra work over one explanation, with the 1-Q run's own forward: the
+        # separate processes' forward passes differ by more than the extra work on a busy machine
+        sf = (o["fwd_part_ms"] + a["cam_part_ms"]) if (o and a) else None
+        table.append([n, ms(of), ms(rf), ratio(of, rf), ms(oo), ratio(oo, rf), ms(oa), ratio(oa, oo), ratio(sf, oo),
                       ms(tf), ms(to), ms(ta),
                       f"{ratio(tf, of)} / {ratio(to, oo)} / {ratio(ta, oa)}", rss, bound])
         if info and fl:
@@ -82,7 +92,11 @@ def main():
                 f"argmax ours {f['argmax'] if f else '?'} / ORT {ort['argmax'] if ort else '?'}"
                 + (f" / PyTorch P {th['P']}" if th else "") + "; "
                 + (f"ours 1-Q = {ms(o['fwd_part_ms'])} forward + {ms(o['cam_part_ms'])} backward+map; " if o else "")
-                + (f"all-Q = {ms(a['fwd_part_ms'])} forward + {ms(a['cam_part_ms'])} backward+maps (K={a['K']}); " if a else "")
+                + (f"all-Q = {ms(a['fwd_part_ms'])} forward + {ms(a['cam_part_ms'])} every class's weights "
+                   f"({a.get('order', '?')}, {a.get('proj_macs', 0) / 1e9:.2f} G multiply-adds) + {C} maps + mean/variance/ranking; "
+                   if a else "")
+                + (f"all-Q the previous way (C seeds through the batched backward): {ms(get(n, 'ours', 'allq_bwd')['median_ms'])}, "
+                   f"peak RSS {get(n, 'ours', 'allq_bwd')['peak_rss_mb']:.0f} MB; " if get(n, 'ours', 'allq_bwd') else "")
                 + (f"PyTorch: grad-mode forward {ms(th['fwd_grad_ms'])}, one backward per Q {ms(th['per_q_ms'])} "
                    f"(median of {th['nq_measured']} Q's, x{C} + forward = the extrapolated all-Q); " if th else "")
                 + (f"ours forward with GOMP_SPINCOUNT=0: {ms(get(n, 'probe_spin0')['median_ms'])}, "
@@ -108,11 +122,15 @@ def main():
                  f"optimisations); PyTorch {thv or 'not run'} (2 threads, hooks as in the reference Grad-CAM code).")
     lines.append("")
     lines.append("Times are medians after warm-up, input 1x3x224x224, C = 1000 classes. "
-                 "1-Q = forward + one contrastive map (seed p - onehot(Q), Q = runner-up); all-Q = forward + maps "
-                 "for every Q (ours: one batched backward with 1000 seeds; PyTorch: one backward per Q with "
-                 "retain_graph, **extrapolated** from the per-Q median). Speed-up = PyTorch time / ours. "
-                 "Peak RSS = ru_maxrss of a separate process per mode. FLOP-bound = Conv/Gemm/MatMul FLOPs "
-                 "(forward, plus K x the input-gradient FLOPs after the target layer) / GEMM rate.")
+                 "1-Q = forward + one contrastive map (seed p - onehot(Q), Q = runner-up) upsampled and normalised "
+                 "to 224x224; all-Q = forward + Grad-CAM(P) + the maps of every Q with their pixel-wise mean, "
+                 "variance and ranking at 224x224 (ours: every class's channel weights in one evaluation, the "
+                 "projected matrix chain of src/explain/project.c where the layers after the target allow it; "
+                 "PyTorch: one backward per Q with retain_graph, **extrapolated** from the per-Q median). "
+                 "same-forward all-Q / 1-Q = (the 1-Q run's forward + all-Q's work after the forward) / 1-Q. "
+                 "Speed-up = PyTorch time / ours. Peak RSS = ru_maxrss of a separate process per mode. "
+                 "FLOP-bound = Conv/Gemm/MatMul FLOPs / GEMM rate: forward; plus one seed's input-gradient FLOPs "
+                 "after the target (1-Q); plus the projected chain's multiply-adds x 2 and the C maps (all-Q).")
     lines.append("")
     lines.append(md_table(head, table))
     lines.append("")
@@ -125,9 +143,10 @@ def main():
                           ms(ort and ort["median_ms"]), ratio(s1["median_ms"], ort and ort["median_ms"])])
     if probe:
         lines += ["", "### Threading probe: our forward under three thread settings", "",
-                  "Default = OpenMP (libgomp, spinning waits) + OpenBLAS's own pthread pool, both 2 threads. "
-                  "GOMP_SPINCOUNT=0 = idle OpenMP threads sleep at once. OMP_NUM_THREADS=1 = OpenMP and "
-                  "OpenBLAS (which reads it) single-threaded.", "",
+                  "Default = OpenMP (libgomp, spinning waits; OpenBLAS's OpenMP build shares the pool), 2 threads, "
+                  "dropping to 1 thread for a call while the machine has more runnable tasks than cores "
+                  "(src/graph/session.c, cc_threads_begin). GOMP_SPINCOUNT=0 = idle OpenMP threads sleep at once. "
+                  "OMP_NUM_THREADS=1 = OpenMP and OpenBLAS single-threaded.", "",
                   md_table(["model", "default", "GOMP_SPINCOUNT=0", "OMP_NUM_THREADS=1", "ORT fwd (2 threads)",
                             "1 thread / ORT"], probe)]
     if prof_dir:

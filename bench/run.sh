@@ -7,7 +7,7 @@
 # Environment: BUILD (library build folder, default build), PY (default /usr/bin/python3),
 # BENCH_MODELS (default "mobilenet_v2 resnet50 vgg16"), BENCH_QUICK=1 (1 iteration each),
 # BENCH_PROFILE=0 (skip the per-op profile), BENCH_PROBE=0 (skip the thread probes),
-# BENCH_TORCH=0 / BENCH_ORT=0 (skip those).
+# BENCH_TORCH=0 / BENCH_ORT=0 / BENCH_ALLQ_BWD=0 (skip those).
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -73,6 +73,10 @@ for m in $MODELS; do
     "$BIN" "$f" one "$n1" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
     log "$m: ours all-Q explanation x$na"
     "$BIN" "$f" allq "$na" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+    if [ "${BENCH_ALLQ_BWD:-1}" = 1 ]; then
+        log "$m: ours all-Q the previous way (C seeds through the batched backward) x1"
+        "$BIN" "$f" allq_bwd 1 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+    fi
     if [ "${BENCH_PROBE:-1}" = 1 ]; then
         # how much of the forward time is OpenMP threads waiting on each other / on OpenBLAS's threads
         log "$m: ours forward x$nf with GOMP_SPINCOUNT=0, and with OMP_NUM_THREADS=1"

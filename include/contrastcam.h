@@ -70,6 +70,26 @@ const char *cc_model_metadata(const cc_model *m, const char *key);
 /* The opset of the default domain. */
 int cc_model_opset(const cc_model *m);
 
+/* ---- resource limits ------------------------------------------------------- */
+
+/* What a model may ask for; a model that exceeds a limit fails to load with
+ * CC_ERR_LIMIT and a message naming the tensor and the limit.  Sizes are
+ * computed with overflow checks; a zero field means the default. */
+#define CC_DEFAULT_MAX_TENSOR_BYTES ((uint64_t)2 << 30)    /* 2 GiB: any one weight, input or activation */
+#define CC_DEFAULT_MAX_TOTAL_BYTES ((uint64_t)8 << 30)     /* 8 GiB: all activations of one session */
+#define CC_DEFAULT_MAX_NODES ((int64_t)1 << 20)            /* nodes in the graph */
+typedef struct cc_limits {
+    uint64_t max_tensor_bytes;
+    uint64_t max_total_bytes;
+    int64_t max_nodes;
+} cc_limits;
+/* The defaults above. */
+void cc_limits_default(cc_limits *l);
+/* cc_model_load / cc_model_load_buffer with limits (NULL = the defaults). */
+cc_status cc_model_load_ex(const char *path, const cc_limits *limits, cc_model **out);
+cc_status cc_model_load_buffer_ex(const void *data, size_t size, const char *base_dir, const cc_limits *limits,
+                                  cc_model **out);
+
 /* ---- sessions -------------------------------------------------------------- */
 
 cc_status cc_session_new(const cc_model *m, cc_session **out);
@@ -78,6 +98,13 @@ const char *cc_session_errmsg(const cc_session *s);
 
 /* Copy numel floats into graph input `tensor` (size must match its shape). */
 cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, size_t numel);
+/* Memory: declare the tensors later backward passes will go to (e.g. the target
+ * layer).  The following forward passes then keep the forward values only of
+ * what such a backward pass reads (these tensors, the nodes between them and the
+ * graph outputs, graph inputs and outputs); every other activation shares
+ * buffers with tensors already dead, so cc_session_value on it is undefined.
+ * n = 0 restores the default (every value kept).  Invalidates the last forward. */
+cc_status cc_session_keep(cc_session *s, const int *tensors, int n);
 /* Run the whole graph forward. */
 cc_status cc_session_forward(cc_session *s);
 /* Forward value of any float tensor (activation, input, output or weight):
@@ -112,6 +139,30 @@ cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seed
 cc_status cc_cam_maps(cc_session *s, int layer, const float *alpha, int K, cc_cam *out);
 void cc_cam_free(cc_cam *c);
 
+/* The channel weights alone (K x channels), as cc_cam_compute computes them. */
+cc_status cc_cam_weights(cc_session *s, int layer, int output, const float *seeds, int K, float *alpha);
+/* Grad-CAM weights of every class c (seed onehot(c)): G, numel(output) x channels.
+ * Every contrast follows from G without another pass (cc_contrast_weights). */
+cc_status cc_cam_class_weights(cc_session *s, int layer, int output, float *G);
+/* Contrast weights for every Q from G and p = softmax(z):
+ * alpha[Q] = sum_c p_c G[c] - G[Q]  (the seed p - onehot(Q) of method.md). */
+void cc_contrast_weights(const float *G, const float *p, int C, int channels, float *alpha);
+/* Every contrast Q = 0..C-1 at once ("why P, rather than Q?" for all Q; the seed
+ * of Q is p - onehot(Q), p = softmax(z)): cc_cam_class_weights, the contrast
+ * weights in place, and all C maps as one product (out: K = C). */
+cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out);
+
+/* How the channel weights are evaluated.  BACKWARD: the seeds go backward from
+ * the output to the layer (any differentiable graph).  PROJECTED: the spatial
+ * mean is pushed forward from the layer and the layers after it are multiplied
+ * as a matrix chain in the cheapest order (only for a tail of pooling, ReLU,
+ * reshapes and fully connected layers; see src/explain/project.c).  AUTO (the
+ * default) takes PROJECTED where it applies and is estimated cheaper. */
+typedef enum cc_cam_order { CC_CAM_AUTO = 0, CC_CAM_BACKWARD = 1, CC_CAM_PROJECTED = 2 } cc_cam_order;
+void cc_cam_set_order(cc_session *s, cc_cam_order order);
+/* The order the last channel-weight computation of this session used. */
+cc_cam_order cc_cam_last_order(const cc_session *s);
+
 /* Seeds dJ/dz for the method's losses (method.md):
  *   Grad-CAM of class P: onehot(P);  contrast Q: softmax(z) - onehot(Q);
  *   regression contrast to target q: 2 (y - q). */
@@ -123,6 +174,22 @@ void cc_softmax(const float *z, int C, float *p);
  * align_corners=False) and min-max normalise to [0,1].  Returns 1 when the map
  * is flat (then `out` is all zeros), 0 otherwise. */
 int cc_map_finish(const float *map, int h, int w, float *out, int oh, int ow);
+
+/* Statistics of n layer-resolution maps (n x h x w, e.g. every contrast Q) as the
+ * user sees them, i.e. each upsampled to oh x ow and normalised by cc_map_finish,
+ * computed without upsampling each map (src/explain/stats.c). */
+typedef struct cc_map_stats {
+    int n, h, w;              /* maps summarised; output size oh x ow */
+    int count;                /* maps in the mean and variance (not skipped) */
+    float *mean, *var;        /* h x w: pixel-wise mean and (population) variance */
+    float *rms;               /* n: RMS difference of each normalised map from the normalised ref (0 without ref) */
+    unsigned char *flat;      /* n: 1 where cc_map_finish reports a flat map (all zeros) */
+} cc_map_stats;
+/* ref: an h x w map to compare with (e.g. Grad-CAM of P), or NULL; skip: n flags
+ * of maps left out of mean and variance (e.g. Q = P), or NULL. */
+cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const float *ref, const unsigned char *skip,
+                               int oh, int ow, cc_map_stats *out);
+void cc_map_stats_free(cc_map_stats *st);
 
 /* The default target layer: metadata "gradcam.target" if valid, else the last
  * activation with spatial extent before the network pools it away.  -1 if none. */

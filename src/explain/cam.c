@@ -2,6 +2,7 @@
  * one batched backward to the target layer, spatially averaged gradients as
  * channel weights, and all K maps as a single matrix product. */
 #include "graph/internal.h"
+#include "explain/project.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -65,27 +66,177 @@ void cc_cam_free(cc_cam *c)
     memset(c, 0, sizeof *c);
 }
 
-cc_status cc_cam_maps(cc_session *s, int layer, const float *alpha, int K, cc_cam *out)
+/* maps (K x hw) = ReLU(alpha (K x C) A (C x hw)); out->alpha takes `owned` when
+ * given (no copy), else a copy of alpha. */
+static cc_status cam_maps(cc_session *s, int layer, const float *alpha, float *owned, int K, cc_cam *out)
 {
     memset(out, 0, sizeof *out);
-    if (!cc_is_spatial_layer(s->m, layer))
+    if (!cc_is_spatial_layer(s->m, layer)) {
+        free(owned);
         return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
+    }
     const cc_tensor *t = &s->t[layer];
     int C = (int)t->dims[1], hw = (int)(t->dims[2] * t->dims[3]);
     out->K = K;
     out->channels = C;
     out->h = (int)t->dims[2];
     out->w = (int)t->dims[3];
-    out->alpha = malloc(sizeof(float) * (size_t)K * (size_t)C);
+    out->alpha = owned ? owned : malloc(sizeof(float) * (size_t)K * (size_t)C);
     out->maps = malloc(sizeof(float) * (size_t)K * (size_t)hw);
     if (!out->alpha || !out->maps) { cc_cam_free(out); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
-    memcpy(out->alpha, alpha, sizeof(float) * (size_t)K * (size_t)C);
-    /* maps (K x hw) = alpha (K x C) * A (C x hw) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, C, 1.0f, alpha, C, (const float *)t->data, hw, 0.0f,
+    if (!owned) memcpy(out->alpha, alpha, sizeof(float) * (size_t)K * (size_t)C);
+    int thr = cc_threads_begin();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, C, 1.0f, out->alpha, C, (const float *)t->data, hw, 0.0f,
                 out->maps, hw);
-    for (size_t i = 0; i < (size_t)K * (size_t)hw; i++)
-        if (!(out->maps[i] > 0)) out->maps[i] = 0;   /* ReLU; NaN becomes 0 too */
+    float *mp = out->maps;
+    const size_t nm = (size_t)K * (size_t)hw;
+#pragma omp simd
+    for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+    cc_threads_end(thr);
     return CC_OK;
+}
+
+cc_status cc_cam_maps(cc_session *s, int layer, const float *alpha, int K, cc_cam *out)
+{
+    return cam_maps(s, layer, alpha, NULL, K, out);
+}
+
+/* Channel weights from the batched backward: K seed rows from the output to
+ * the layer, then the spatial mean.  Seeds go in chunks, so the K x numel
+ * gradient buffers stay bounded whatever K is (every class = 1000 seeds). */
+#define BWD_CHUNK 128
+static cc_status weights_backward(cc_session *s, int layer, int output, const float *seeds, const int *rows, int K,
+                                  float *alpha)
+{
+    const cc_tensor *t = &s->t[layer];
+    const int C = (int)t->dims[1];
+    const size_t hw = (size_t)(t->dims[2] * t->dims[3]);
+    const size_t nout = (size_t)s->t[output].numel;
+    float *chunk = NULL;
+    if (rows) {
+        chunk = calloc((size_t)(K < BWD_CHUNK ? K : BWD_CHUNK) * nout, sizeof(float));
+        if (!chunk) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    }
+    cc_status st = CC_OK;
+    for (int k0 = 0; k0 < K && st == CC_OK; k0 += BWD_CHUNK) {
+        int kn = K - k0 < BWD_CHUNK ? K - k0 : BWD_CHUNK;
+        const float *sd = seeds + (size_t)k0 * nout;
+        if (rows) {
+            memset(chunk, 0, sizeof(float) * (size_t)kn * nout);
+            for (int q = 0; q < kn; q++)
+                if (rows[k0 + q] >= 0 && (size_t)rows[k0 + q] < nout) chunk[(size_t)q * nout + (size_t)rows[k0 + q]] = 1.0f;
+            sd = chunk;
+        }
+        st = cc_session_backward(s, output, sd, kn, &layer, 1);
+        if (st) break;
+        const float *gr = cc_session_grad(s, layer, NULL);
+        float *al = alpha + (size_t)k0 * (size_t)C;
+        const int64_t rowsn = (int64_t)kn * C;
+#pragma omp parallel for schedule(static) if (rowsn * (int64_t)hw >= 32768)
+        for (int64_t kc = 0; kc < rowsn; kc++) {
+            const float *gp = gr + (size_t)kc * hw;
+            double sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (size_t i = 0; i < hw; i++) sum += gp[i];
+            al[kc] = (float)(sum / (double)hw);
+        }
+    }
+    free(chunk);
+    return st;
+}
+
+static cc_status weights_any(cc_session *s, int layer, int output, const float *seeds, const int *rows, int K, float *alpha)
+{
+    if (!cc_is_spatial_layer(s->m, layer))
+        return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
+    if (!s->forwarded) return cc_session_fail(s, CC_ERR_ARG, "run forward first");
+    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT)
+        return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
+    if (K < 1 || !alpha || (!seeds && !rows)) return cc_session_fail(s, CC_ERR_ARG, "no seeds");
+    if (s->cam_order != CC_CAM_BACKWARD) {
+        int thr = cc_threads_begin();
+        int rc = cc_proj_weights(s, layer, output, rows, seeds, K, alpha, s->cam_order == CC_CAM_PROJECTED);
+        cc_threads_end(thr);
+        if (rc == CC_OK) { s->cam_last = CC_CAM_PROJECTED; return CC_OK; }
+        if (rc > 0) return cc_session_fail(s, rc, rc == CC_ERR_NOMEM ? "out of memory" : "projected channel weights failed");
+    }
+    s->cam_last = CC_CAM_BACKWARD;
+    return weights_backward(s, layer, output, seeds, rows, K, alpha);
+}
+
+cc_status cc_cam_weights(cc_session *s, int layer, int output, const float *seeds, int K, float *alpha)
+{
+    if (!seeds) return cc_session_fail(s, CC_ERR_ARG, "no seeds");
+    return weights_any(s, layer, output, seeds, NULL, K, alpha);
+}
+
+cc_status cc_cam_class_weights(cc_session *s, int layer, int output, float *G)
+{
+    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT)
+        return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
+    int64_t C = s->t[output].numel;
+    if (C < 1 || C > (1 << 24)) return cc_session_fail(s, CC_ERR_ARG, "the output is too large for one weight row per class");
+    int *rows = malloc(sizeof(int) * (size_t)C);
+    if (!rows) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    for (int c = 0; c < (int)C; c++) rows[c] = c;
+    cc_status st = weights_any(s, layer, output, NULL, rows, (int)C, G);
+    free(rows);
+    return st;
+}
+
+void cc_contrast_weights(const float *G, const float *p, int C, int channels, float *alpha)
+{
+    /* dJ_Q/dz = p - onehot(Q), and the weights are linear in the seed:
+     * alpha(Q) = sum_c p_c G[c] - G[Q]; pg = G' p as one matrix-vector product */
+    float *pg = malloc(sizeof(float) * (size_t)(channels > 0 ? channels : 1));
+    if (!pg) return;
+    int thr = cc_threads_begin();
+    cblas_sgemv(CblasRowMajor, CblasTrans, C, channels, 1.0f, G, channels, p, 1, 0.0f, pg, 1);
+#pragma omp parallel for schedule(static) if ((int64_t)C * channels >= 4194304)   /* ~1 ms below: one thread */
+    for (int q = 0; q < C; q++) {
+        const float *g = G + (size_t)q * (size_t)channels;
+        float *a = alpha + (size_t)q * (size_t)channels;
+#pragma omp simd
+        for (int k = 0; k < channels; k++) a[k] = pg[k] - g[k];
+    }
+    cc_threads_end(thr);
+    free(pg);
+}
+
+cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cc_is_spatial_layer(s->m, layer))
+        return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
+    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT || !p)
+        return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
+    int64_t C = s->t[output].numel;
+    int ch = (int)s->t[layer].dims[1];
+    if (C < 1 || C > (1 << 24)) return cc_session_fail(s, CC_ERR_ARG, "the output is too large for one weight row per class");
+    /* G in the buffer that becomes alpha: alpha[Q] = p.G - G[Q], row by row in place */
+    float *a = malloc(sizeof(float) * (size_t)C * (size_t)ch);
+    float *pg = malloc(sizeof(float) * (size_t)ch);
+    if (!a || !pg) { free(a); free(pg); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
+    cc_status st = cc_cam_class_weights(s, layer, output, a);
+    if (st) { free(a); free(pg); return st; }
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)C, ch, 1.0f, a, ch, p, 1, 0.0f, pg, 1);
+    for (int64_t q = 0; q < C; q++) {
+        float *r = a + (size_t)q * (size_t)ch;
+#pragma omp simd
+        for (int k = 0; k < ch; k++) r[k] = pg[k] - r[k];
+    }
+    free(pg);
+    return cam_maps(s, layer, NULL, a, (int)C, out);
+}
+
+void cc_cam_set_order(cc_session *s, cc_cam_order order)
+{
+    if (s) s->cam_order = order;
+}
+
+cc_cam_order cc_cam_last_order(const cc_session *s)
+{
+    return s ? (cc_cam_order)s->cam_last : CC_CAM_AUTO;
 }
 
 cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seeds, int K, cc_cam *out)
@@ -93,22 +244,12 @@ cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seed
     memset(out, 0, sizeof *out);
     if (!cc_is_spatial_layer(s->m, layer))
         return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
-    cc_status st = cc_session_backward(s, output, seeds, K, &layer, 1);
-    if (st) return st;
-    const cc_tensor *t = &s->t[layer];
-    int C = (int)t->dims[1];
-    size_t hw = (size_t)(t->dims[2] * t->dims[3]);
-    const float *gr = cc_session_grad(s, layer, NULL);
+    if (K < 1) return cc_session_fail(s, CC_ERR_ARG, "the seed batch K must be >= 1");
+    int C = (int)s->t[layer].dims[1];
     float *alpha = malloc(sizeof(float) * (size_t)K * (size_t)C);
     if (!alpha) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < K; k++)
-        for (int c = 0; c < C; c++) {
-            const float *gp = gr + ((size_t)k * (size_t)C + (size_t)c) * hw;
-            double sum = 0;
-            for (size_t i = 0; i < hw; i++) sum += gp[i];
-            alpha[(size_t)k * (size_t)C + (size_t)c] = (float)(sum / (double)hw);
-        }
-    st = cc_cam_maps(s, layer, alpha, K, out);
+    cc_status st = cc_cam_weights(s, layer, output, seeds, K, alpha);
+    if (st == CC_OK) st = cc_cam_maps(s, layer, alpha, K, out);
     free(alpha);
     return st;
 }

@@ -18,9 +18,18 @@ struct cc_session {
     unsigned char *has_grad;
     int grad_K;
     int forwarded;
+    int cam_order;            /* cc_cam_order requested by cc_cam_set_order (0 = auto) */
+    int cam_last;             /* cc_cam_order the last channel-weight computation used */
+    double cam_macs;          /* its multiply-add estimate when projected (for bench/) */
+    float **pool;             /* cc_session_keep: shared buffers of the activations not kept */
+    int n_pool;
     cc_ctx ctx;
     char err[1024];
 };
 
 cc_status cc_session_fail(cc_session *s, int code, const char *msg);
+/* Thread count for one library call (single-threaded while the machine is
+ * oversubscribed, see session.c); returns what cc_threads_end restores. */
+int cc_threads_begin(void);
+void cc_threads_end(int prev);
 #endif

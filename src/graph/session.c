@@ -3,9 +3,11 @@
  * requested targets and the seeded tensor. */
 #include "graph/internal.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_IO 64
 
@@ -13,6 +15,41 @@ cc_status cc_session_fail(cc_session *s, int code, const char *msg)
 {
     snprintf(s->err, sizeof s->err, "%s", msg);
     return (cc_status)code;
+}
+
+/* Threads on a shared machine.  Two OpenMP threads (ours and OpenBLAS's, one
+ * libgomp pool) on a 2-core machine where other processes also run: every
+ * parallel region ends in a barrier that waits for whichever thread the kernel
+ * has just descheduled, and a forward pass has hundreds of regions, so it runs
+ * 3-30x slower than on one thread (bench/README.md).  So each call looks at the
+ * number of runnable tasks (/proc/loadavg, 4th field): when they outnumber the
+ * cores, the call runs single-threaded (OpenBLAS's OpenMP build follows
+ * omp_get_max_threads()); otherwise with every thread.  Off by default: the
+ * thread count can change how OpenBLAS splits a product, so results would
+ * depend on the load (at the 1e-7 level), and the same command must give the
+ * same maps run after run (docs/reliability.md).  The CLI avoids most of the
+ * cost another way, by making idle threads sleep (src/cli/main.c).
+ * CONTRASTCAM_ADAPTIVE_THREADS=1 turns it on, unless OMP_NUM_THREADS is set. */
+int cc_threads_begin(void)
+{
+    int prev = omp_get_max_threads();
+    const char *e = getenv("CONTRASTCAM_ADAPTIVE_THREADS");
+    int policy = e && strcmp(e, "1") == 0 && getenv("OMP_NUM_THREADS") == NULL;
+    if (!policy || prev < 2 || omp_in_parallel()) return prev;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return prev;
+    double l1, l5, l15;
+    long run = 0, total = 0;
+    int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &run, &total);
+    fclose(f);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (got == 5 && ncpu > 0 && run > ncpu) omp_set_num_threads(1);
+    return prev;
+}
+
+void cc_threads_end(int prev)
+{
+    if (omp_get_max_threads() != prev && !omp_in_parallel()) omp_set_num_threads(prev);
 }
 
 cc_status cc_session_new(const cc_model *m, cc_session **out)
@@ -43,9 +80,18 @@ cc_status cc_session_new(const cc_model *m, cc_session **out)
     return CC_OK;
 }
 
+static void pool_free(cc_session *s)
+{
+    for (int i = 0; i < s->n_pool; i++) free(s->pool[i]);
+    free(s->pool);
+    s->pool = NULL;
+    s->n_pool = 0;
+}
+
 void cc_session_free(cc_session *s)
 {
     if (!s) return;
+    pool_free(s);
     if (s->m) {
         for (int i = 0; i < s->m->g.n_tensors; i++) {
             if (s->act) free(s->act[i]);
@@ -83,6 +129,106 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
     return CC_OK;
 }
 
+static int node_is_const(const cc_session *s, const cc_node *n);
+
+/* Liveness-based sharing of activation memory (see contrastcam.h).  Kept: the
+ * graph inputs and outputs, the named tensors, and every input and output of
+ * the nodes a backward pass from the outputs to the named tensors visits (their
+ * forward values are what the backward kernels read).  Every other float
+ * activation gets a buffer from a pool, assigned once here in node order: a
+ * buffer is taken for a node's output and handed back after the tensor's last
+ * consumer has run (never during the node that produces it), so the forward
+ * pass itself is unchanged; only its data pointers differ. */
+cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
+{
+    const cc_graph *g = &s->m->g;
+    int nt = g->n_tensors;
+    for (int i = 0; i < n; i++)
+        if (!tensors || tensors[i] < 0 || tensors[i] >= nt) return cc_session_fail(s, CC_ERR_ARG, "keep: not a tensor of the model");
+    /* back to one buffer per activation */
+    for (int t = 0; t < nt; t++) {
+        if (s->t[t].is_const || s->t[t].dtype != CC_DT_FLOAT) continue;
+        if (!s->act[t] && !(s->act[t] = calloc(s->t[t].numel ? (size_t)s->t[t].numel : 1, sizeof(float))))
+            return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+        s->t[t].data = s->act[t];
+    }
+    pool_free(s);
+    s->forwarded = 0;
+    if (n == 0) return CC_OK;
+    unsigned char *need = calloc((size_t)nt, 1), *dep = calloc((size_t)nt, 1), *reach = calloc((size_t)nt, 1);
+    int *last = malloc(sizeof(int) * (size_t)nt), *owner = malloc(sizeof(int) * (size_t)nt);
+    size_t *cap = NULL;
+    unsigned char *busy = NULL;
+    cc_status st = CC_OK;
+    if (!need || !dep || !reach || !last || !owner) { st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); goto out; }
+    for (int i = 0; i < g->n_inputs; i++) need[g->inputs[i]] = 1;
+    for (int i = 0; i < g->n_outputs; i++) need[g->outputs[i]] = reach[g->outputs[i]] = 1;
+    for (int i = 0; i < n; i++) need[tensors[i]] = dep[tensors[i]] = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *nd = &g->nodes[i];
+        int d = 0;
+        for (int j = 0; j < nd->n_in; j++) d |= nd->in[j] >= 0 && dep[nd->in[j]];
+        if (d) for (int j = 0; j < nd->n_out; j++) dep[nd->out[j]] = 1;
+    }
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const cc_node *nd = &g->nodes[i];
+        int r = 0;
+        for (int j = 0; j < nd->n_out; j++) r |= reach[nd->out[j]];
+        if (r) for (int j = 0; j < nd->n_in; j++) if (nd->in[j] >= 0) reach[nd->in[j]] = 1;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *nd = &g->nodes[i];
+        int on = 0;
+        for (int j = 0; j < nd->n_out; j++) on |= dep[nd->out[j]] && reach[nd->out[j]];
+        if (!on) continue;
+        for (int j = 0; j < nd->n_in; j++) if (nd->in[j] >= 0) need[nd->in[j]] = 1;
+        for (int j = 0; j < nd->n_out; j++) need[nd->out[j]] = 1;
+    }
+    for (int t = 0; t < nt; t++) last[t] = -1, owner[t] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *nd = &g->nodes[i];
+        for (int j = 0; j < nd->n_in; j++) if (nd->in[j] >= 0) last[nd->in[j]] = i;
+    }
+    cap = calloc((size_t)nt + 1, sizeof *cap);
+    busy = calloc((size_t)nt + 1, 1);
+    s->pool = calloc((size_t)nt + 1, sizeof *s->pool);
+    if (!cap || !busy || !s->pool) { st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); goto out; }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *nd = &g->nodes[i];
+        if (node_is_const(s, nd)) continue;
+        for (int j = 0; j < nd->n_out; j++) {
+            int t = nd->out[j];
+            if (need[t] || s->t[t].is_const || s->t[t].dtype != CC_DT_FLOAT || owner[t] >= 0) continue;
+            size_t sz = s->t[t].numel ? (size_t)s->t[t].numel : 1;
+            int best = -1;
+            for (int b = 0; b < s->n_pool; b++)   /* the smallest free buffer that fits, else the largest free one */
+                if (!busy[b] && (best < 0 || (cap[b] >= sz ? cap[best] < sz || cap[b] < cap[best] : cap[best] < sz && cap[b] > cap[best])))
+                    best = b;
+            if (best < 0) best = s->n_pool++;
+            if (cap[best] < sz) cap[best] = sz;
+            busy[best] = 1;
+            owner[t] = best;
+        }
+        /* hand back the buffers whose tensors are dead after this node (outputs nobody reads included) */
+        for (int t = 0; t < nt; t++)
+            if (owner[t] >= 0 && busy[owner[t]] && (last[t] == i || (last[t] < i && s->t[t].producer == i)))
+                busy[owner[t]] = 0;
+    }
+    for (int b = 0; b < s->n_pool && st == CC_OK; b++)
+        if (!(s->pool[b] = calloc(cap[b], sizeof(float)))) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    if (st == CC_OK)
+        for (int t = 0; t < nt; t++) {
+            if (owner[t] < 0) continue;
+            free(s->act[t]);
+            s->act[t] = NULL;
+            s->t[t].data = s->pool[owner[t]];
+        }
+out:
+    if (st) cc_session_keep(s, NULL, 0);
+    free(need); free(dep); free(reach); free(last); free(owner); free(cap); free(busy);
+    return st;
+}
+
 static void node_io(cc_session *s, const cc_node *n, cc_tensor **in, cc_tensor **out)
 {
     for (int j = 0; j < n->n_in; j++) in[j] = n->in[j] >= 0 ? &s->t[n->in[j]] : NULL;
@@ -100,6 +246,7 @@ cc_status cc_session_forward(cc_session *s)
 {
     const cc_graph *g = &s->m->g;
     cc_tensor *in[MAX_IO], *out[MAX_IO];
+    int thr = cc_threads_begin();
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *n = &g->nodes[i];
         if (node_is_const(s, n)) continue;
@@ -109,9 +256,11 @@ cc_status cc_session_forward(cc_session *s)
             char msg[256];
             snprintf(msg, sizeof msg, "forward failed at node '%s' (%s)%s", n->name, n->op_type,
                      rc == CC_E_NOMEM ? ": out of memory" : "");
+            cc_threads_end(thr);
             return cc_session_fail(s, rc, msg);
         }
     }
+    cc_threads_end(thr);
     s->forwarded = 1;
     return CC_OK;
 }
@@ -179,6 +328,7 @@ cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K,
     cc_tensor *in[MAX_IO], *out[MAX_IO];
     float *gx[MAX_IO], *gy[MAX_IO];
     int last = s->t[from].producer;
+    int thr = cc_threads_begin();
     for (int i = last; i >= 0 && st == CC_OK && dep[from]; i--) {
         const cc_node *n = &g->nodes[i];
         int active_out = 0, active_in = 0;
@@ -205,6 +355,7 @@ cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K,
             st = cc_session_fail(s, rc, msg);
         }
     }
+    cc_threads_end(thr);
     s->grad_K = K;
     free(dep);
     free(reach);

@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define CC_MAX_DIMS 8
+/* No single dimension may exceed this (cc_numel refuses it), so that sums and
+ * products of a few dimensions in shape inference cannot overflow int64. */
+#define CC_MAX_DIM ((int64_t)INT32_MAX)
 
 /* ONNX TensorProto.DataType codes we handle. */
 enum { CC_DT_FLOAT = 1, CC_DT_INT32 = 6, CC_DT_INT64 = 7, CC_DT_BOOL = 9, CC_DT_DOUBLE = 11 };
@@ -68,6 +71,9 @@ float *cc_scratch(cc_ctx *ctx, int slot, size_t n);
 typedef struct cc_err {
     char msg[512];
 } cc_err;
+/* Messages are one line: control characters (e.g. a newline inside a tensor
+ * name read from a hostile file) are replaced by '?'. */
+void cc_msg_oneline(char *msg);
 int cc_errf(cc_err *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -121,5 +127,9 @@ const cc_op *cc_op_find(const char *op_type);
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
 extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */
 extern const cc_op *const cc_ops_tensor[];    /* Gemm, MatMul, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Constant, Shape, Gather, ReduceMean, Cast, ... */
+
+/* Forward-mode derivative of a MaxPool node's first output for one tangent of its
+ * input x (src/ops/pool.c); the exact transpose of its backward. */
+int cc_maxpool_jvp(const cc_node *n, const cc_tensor *x, const float *tx, float *ty);
 
 #endif

@@ -73,8 +73,53 @@ static int pool_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e, 
 /* One plane: the max of each window into y (if not NULL) and the in-plane
  * offset of its first maximum into arg (if not NULL; -1 for a window with
  * no input position, whose max is -FLT_MAX like onnxruntime's). */
+/* The 2-D, undilated case (every CNN's max-pool): the same windows, taps and
+ * tie rule as the general loop below, with the column taps worked out only for
+ * the border columns (interior windows lie wholly inside the row). */
+static void maxpool_plane2d(const cc_window *w, const float *restrict x, float *restrict y, int32_t *restrict arg)
+{
+    const int64_t W = w->in[2], OW = w->out[2], kw = w->k[2], sw = w->s[2], pw = w->pb[2];
+    int64_t lo = (pw + sw - 1) / sw, hi = W - kw + pw >= 0 ? (W - kw + pw) / sw + 1 : 0;
+    if (hi > OW) hi = OW;
+    if (lo > hi) lo = hi;
+    int64_t o = 0;
+    for (int64_t oh = 0; oh < w->out[1]; oh++) {
+        int64_t h0, h1;
+        TAPS(1, oh, h0, h1);
+        const int64_t rb = oh * w->s[1] - w->pb[1];
+        for (int64_t ow = 0; ow < OW; ow++, o++) {
+            int64_t w0 = 0, w1 = kw;
+            if (ow < lo || ow >= hi) TAPS(2, ow, w0, w1);
+            const int64_t cb = ow * sw - pw;
+            float best = -FLT_MAX;
+            int64_t bi = -1;
+            if (h0 < h1 && w0 < w1) {
+                /* start from the first tap, then keep strictly larger values:
+                 * branch-free selects (random data mispredicts a branch half the time) */
+                bi = (rb + h0) * W + cb + w0;
+                best = x[bi];
+                for (int64_t th = h0; th < h1; th++) {
+                    const int64_t row = (rb + th) * W + cb;
+                    for (int64_t tw = th == h0 ? w0 + 1 : w0; tw < w1; tw++) {
+                        float v = x[row + tw];
+                        int gt = v > best;
+                        best = gt ? v : best;
+                        bi = gt ? row + tw : bi;
+                    }
+                }
+            }
+            if (y) y[o] = best;
+            if (arg) arg[o] = (int32_t)bi;
+        }
+    }
+}
+
 static void maxpool_plane(const cc_window *w, const float *restrict x, float *restrict y, int32_t *restrict arg)
 {
+    if (w->in[0] == 1 && w->out[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->d[1] == 1 && w->d[2] == 1) {
+        maxpool_plane2d(w, x, y, arg);
+        return;
+    }
     const int64_t H = w->in[1], W = w->in[2];
     int64_t o = 0;
     for (int64_t od = 0; od < w->out[0]; od++) {
@@ -363,3 +408,27 @@ static int gavgpool_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, 
 const cc_op cc_op_globalmaxpool = { "GlobalMaxPool", 1, gpool_prepare, gmaxpool_forward, gmaxpool_backward };
 const cc_op cc_op_globalaveragepool = { "GlobalAveragePool", 1, gpool_prepare, gavgpool_forward,
                                         gavgpool_backward };
+
+/* Forward-mode derivative of MaxPool's output 0 for one tangent tx of the input
+ * (used by the projected evaluation in src/explain/project.c): each output takes
+ * the tangent at its window's first maximum, the position the backward routes
+ * the gradient to, so the two stay exact transposes of each other; 0 for a
+ * window with no input position. */
+int cc_maxpool_jvp(const cc_node *n, const cc_tensor *x, const float *tx, float *ty)
+{
+    const pool_params *p = n->params;
+    if (!p || !x || !tx || !ty) return CC_E_ARG;
+    const int64_t planes = p->N * p->C, OP = p->out_plane, IP = p->in_plane;
+    const int64_t kvol = p->w.k[0] * p->w.k[1] * p->w.k[2];
+    int32_t *arg = malloc(sizeof(int32_t) * (size_t)(planes * OP > 0 ? planes * OP : 1));
+    if (!arg) return CC_E_NOMEM;
+    const float *xd = x->data;
+#pragma omp parallel for schedule(static) if (planes * OP * kvol >= CC_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int32_t *a = arg + pl * OP;
+        maxpool_plane(&p->w, xd + pl * IP, NULL, a);
+        for (int64_t o = 0; o < OP; o++) ty[pl * OP + o] = a[o] >= 0 ? tx[pl * IP + a[o]] : 0.0f;
+    }
+    free(arg);
+    return CC_E_OK;
+}

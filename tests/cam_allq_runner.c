@@ -1,0 +1,201 @@
+/* All-Q contrastive maps against one-Q-at-a-time maps (run by tests/test_models_allq.sh).
+ *
+ *   cam_allq_runner MODEL.onnx INPUT.npy [LAYER] [NQ]
+ *
+ * Forward once (with cc_session_keep: activations the backward pass does not
+ * read share memory), then
+ *   - every class's Grad-CAM weights G (cc_cam_class_weights, default order:
+ *     the projected matrix chain where the tail allows it), every contrast
+ *     alpha(Q) = p.G - G[Q] (cc_contrast_weights) and all maps (cc_cam_maps);
+ *   - for NQ classes Q (P, the runner-up, the last class and a spread of the
+ *     rest): the contrastive map from its own seed p - onehot(Q) through the
+ *     batched backward (order BACKWARD), one Q at a time;
+ * and checks max |difference| <= 1e-4 on the maps before normalisation (also
+ * printed relative to the largest map value) and <= 2e-3 after upsampling to
+ * the input size and min-max normalisation (cc_map_finish).  Then the summary
+ * statistics of all Q != P (cc_map_stats_compute: pixel-wise mean and variance
+ * of the normalised maps, RMS difference from Grad-CAM(P), all from the
+ * layer-resolution maps) against finishing each of the C maps at input
+ * resolution and accumulating them directly (<= 1e-5).  Exit 0 = pass. */
+#include "contrastcam.h"
+#include "util/npy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures;
+
+static void check(int ok, const char *what, double v, double tol)
+{
+    printf("%s %-58s %.3g (tol %.3g)\n", ok ? "ok  " : "FAIL", what, v, tol);
+    if (!ok) failures++;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: cam_allq_runner MODEL.onnx INPUT.npy [LAYER] [NQ]\n");
+        return 2;
+    }
+    cc_model *m = NULL;
+    cc_status st = cc_model_load(argv[1], &m);
+    if (st) { fprintf(stderr, "load: %s\n", m ? cc_model_errmsg(m) : cc_status_str(st)); return 1; }
+    cc_session *s = NULL;
+    if (cc_session_new(m, &s)) return 1;
+    cc_npy x;
+    char err[256];
+    if (cc_npy_load(argv[2], &x, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    int in = cc_model_input(m, 0), out = cc_model_output(m, 0);
+    int layer = argc > 3 && strcmp(argv[3], "-") ? cc_model_find_tensor(m, argv[3]) : cc_default_layer(m);
+    if (layer < 0) { fprintf(stderr, "no layer\n"); return 1; }
+    /* only the activations the backward pass to the layer reads keep their own buffers */
+    if (cc_session_keep(s, &layer, 1)) { fprintf(stderr, "keep: %s\n", cc_session_errmsg(s)); return 1; }
+    if (cc_session_set_input(s, in, x.data, (size_t)x.numel) || cc_session_forward(s)) {
+        fprintf(stderr, "forward: %s\n", cc_session_errmsg(s));
+        return 1;
+    }
+    int nq = argc > 4 ? atoi(argv[4]) : 12;
+    cc_tensor_info li, ii;
+    cc_model_tensor_info(m, layer, &li);
+    cc_model_tensor_info(m, in, &ii);
+    int ch = (int)li.dims[1], h = (int)li.dims[2], w = (int)li.dims[3], hw = h * w;
+    int H = (int)ii.dims[2], W = (int)ii.dims[3];
+    size_t nz;
+    const float *z = cc_session_value(s, out, &nz);
+    int C = (int)nz;
+    float *p = malloc(sizeof(float) * (size_t)C);
+    cc_softmax(z, C, p);
+    int P = 0, R = -1;
+    for (int c = 1; c < C; c++) if (z[c] > z[P]) P = c;
+    for (int c = 0; c < C; c++) if (c != P && (R < 0 || z[c] > z[R])) R = c;
+
+    /* all Q at once */
+    double t0 = now_ms();
+    float *G = malloc(sizeof(float) * (size_t)C * (size_t)ch), *alpha = malloc(sizeof(float) * (size_t)C * (size_t)ch);
+    if (!G || !alpha) return 1;
+    if ((st = cc_cam_class_weights(s, layer, out, G))) { fprintf(stderr, "class weights: %s\n", cc_session_errmsg(s)); return 1; }
+    int order = cc_cam_last_order(s);
+    cc_contrast_weights(G, p, C, ch, alpha);
+    cc_cam all;
+    if ((st = cc_cam_maps(s, layer, alpha, C, &all))) { fprintf(stderr, "maps: %s\n", cc_session_errmsg(s)); return 1; }
+    double t_all = now_ms() - t0;
+    printf("model %s layer %s (%dx%dx%d), C = %d, P = %d, all-Q order %s, %.1f ms\n", argv[1], li.name, ch, h, w, C, P,
+           order == CC_CAM_PROJECTED ? "projected" : "backward", t_all);
+
+    /* one Q at a time through the batched backward */
+    cc_cam_set_order(s, CC_CAM_BACKWARD);
+    float *seed = malloc(sizeof(float) * (size_t)C);
+    float *fa = malloc(sizeof(float) * (size_t)H * (size_t)W), *fb = malloc(sizeof(float) * (size_t)H * (size_t)W);
+    double d_raw = 0, d_norm = 0, scale = 0;
+    for (size_t i = 0; i < (size_t)C * (size_t)hw; i++) if (all.maps[i] > scale) scale = all.maps[i];
+    double t_one = 0;
+    int done = 0;
+    for (int i = 0; i < nq && i < C; i++) {
+        int q = i == 0 ? P : i == 1 ? R : i == 2 ? C - 1 : (int)(((long long)(i - 3) * 7919 + 13) % C);
+        cc_seed_contrast(seed, z, C, q);
+        cc_cam one;
+        double a = now_ms();
+        if ((st = cc_cam_compute(s, layer, out, seed, 1, &one))) { fprintf(stderr, "one: %s\n", cc_session_errmsg(s)); return 1; }
+        t_one += now_ms() - a;
+        if (cc_cam_last_order(s) != CC_CAM_BACKWARD) { fprintf(stderr, "order not honoured\n"); return 1; }
+        const float *ma = all.maps + (size_t)q * (size_t)hw;
+        for (int k = 0; k < hw; k++) {
+            double d = fabs((double)ma[k] - one.maps[k]);
+            if (!(d <= d_raw)) d_raw = d;
+        }
+        cc_map_finish(ma, h, w, fa, H, W);
+        cc_map_finish(one.maps, h, w, fb, H, W);
+        for (int k = 0; k < H * W; k++) {
+            double d = fabs((double)fa[k] - fb[k]);
+            if (!(d <= d_norm)) d_norm = d;
+        }
+        cc_cam_free(&one);
+        done++;
+    }
+    printf("     %d Q's one at a time: %.1f ms each; largest map value %.4g\n", done, t_one / (done ? done : 1), scale);
+    check(d_raw <= 1e-4, "all-Q vs one-Q maps, max |diff| before normalisation", d_raw, 1e-4);
+    check(d_raw <= 1e-5 * (scale > 1 ? scale : 1), "  same, relative to the largest map value", d_raw / (scale > 1 ? scale : 1), 1e-5);
+    check(d_norm <= 2e-3, "all-Q vs one-Q maps, max |diff| after normalisation", d_norm, 2e-3);
+
+    /* summary statistics from the layer-resolution maps vs finishing every map */
+    unsigned char *skip = calloc((size_t)C, 1);
+    skip[P] = 1;
+    cc_map_stats ms;
+    t0 = now_ms();
+    if ((st = cc_map_stats_compute(all.maps, C, h, w, all.maps + (size_t)P * (size_t)hw, skip, H, W, &ms))) {
+        fprintf(stderr, "stats: %s\n", cc_status_str(st));
+        return 1;
+    }
+    double t_stats = now_ms() - t0;
+    size_t HW = (size_t)H * (size_t)W;
+    double *acc = calloc(HW * 2, sizeof(double));
+    float *g01 = malloc(sizeof(float) * HW);
+    cc_map_finish(all.maps + (size_t)P * (size_t)hw, h, w, g01, H, W);
+    double d_rms = 0;
+    int cnt = 0, flat_mismatch = 0;
+    t0 = now_ms();
+    for (int q = 0; q < C; q++) {
+        int fl = cc_map_finish(all.maps + (size_t)q * (size_t)hw, h, w, fa, H, W);
+        flat_mismatch += fl != ms.flat[q];
+        double d2 = 0;
+        for (size_t k = 0; k < HW; k++) { double v = (double)fa[k] - g01[k]; d2 += v * v; }
+        double rms = sqrt(d2 / (double)HW), e = fabs(rms - ms.rms[q]);
+        if (!(e <= d_rms)) d_rms = e;
+        if (q == P) continue;
+        cnt++;
+        for (size_t k = 0; k < HW; k++) { acc[k] += fa[k]; acc[HW + k] += (double)fa[k] * fa[k]; }
+    }
+    double t_brute = now_ms() - t0, d_mean = 0, d_var = 0;
+    for (size_t k = 0; k < HW; k++) {
+        double mean = acc[k] / cnt, var = acc[HW + k] / cnt - mean * mean;
+        double e1 = fabs(mean - ms.mean[k]), e2 = fabs(var - ms.var[k]);
+        if (!(e1 <= d_mean)) d_mean = e1;
+        if (!(e2 <= d_var)) d_var = e2;
+    }
+    printf("     summary of %d maps at %dx%d: %.2f ms from the layer-resolution maps, %.1f ms finishing every map\n", cnt, H, W,
+           t_stats, t_brute);
+    check(ms.count == cnt && !flat_mismatch, "summary: count and flat flags", (double)flat_mismatch, 0);
+    check(d_mean <= 1e-5, "summary: pixel-wise mean vs finished maps", d_mean, 1e-5);
+    check(d_var <= 1e-5, "summary: pixel-wise variance vs finished maps", d_var, 1e-5);
+    check(d_rms <= 1e-5, "summary: RMS difference from Grad-CAM(P)", d_rms, 1e-5);
+    cc_map_stats_free(&ms);
+
+    /* cc_session_keep changes buffers, not values: logits and Grad-CAM(P) as in a session without it */
+    cc_session *s2 = NULL;
+    if (cc_session_new(m, &s2) || cc_session_set_input(s2, in, x.data, (size_t)x.numel) || cc_session_forward(s2)) return 1;
+    const float *z2 = cc_session_value(s2, out, NULL);
+    double d_logit = 0, d_gc = 0;
+    for (int c = 0; c < C; c++) if (!(fabs((double)z2[c] - z[c]) <= d_logit)) d_logit = fabs((double)z2[c] - z[c]);
+    cc_cam g1, g2;
+    cc_seed_class(seed, C, P);
+    cc_cam_set_order(s, CC_CAM_AUTO);
+    if (cc_cam_compute(s, layer, out, seed, 1, &g1) || cc_cam_compute(s2, layer, out, seed, 1, &g2)) return 1;
+    for (int k = 0; k < hw; k++) if (!(fabs((double)g1.maps[k] - g2.maps[k]) <= d_gc)) d_gc = fabs((double)g1.maps[k] - g2.maps[k]);
+    /* equal up to the summation order of a different thread count (the library
+     * drops to one thread while the machine is oversubscribed) */
+    double zmax = 1, gmax = 1e-30;
+    for (int c = 0; c < C; c++) if (fabs(z[c]) > zmax) zmax = fabs(z[c]);
+    for (int k = 0; k < hw; k++) if (fabs(g2.maps[k]) > gmax) gmax = fabs(g2.maps[k]);
+    double rel = d_logit / zmax > d_gc / gmax ? d_logit / zmax : d_gc / gmax;
+    check(rel <= 1e-5, "cc_session_keep: logits and Grad-CAM(P) unchanged (relative)", rel, 1e-5);
+    cc_cam_free(&g1);
+    cc_cam_free(&g2);
+    cc_session_free(s2);
+    cc_cam_free(&all);
+    free(acc); free(g01); free(skip); free(seed); free(fa); free(fb); free(G); free(alpha); free(p);
+    cc_npy_free(&x);
+    cc_session_free(s);
+    cc_model_free(m);
+    printf("%s\n", failures ? "FAILED" : "passed");
+    return failures ? 1 : 0;
+}

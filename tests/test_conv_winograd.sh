@@ -1,0 +1,12 @@
+#!/bin/sh
+# Conv's Winograd F(2x2,3x3) forward path against PyTorch (float64) on layer
+# shapes that take it: odd / even sizes, with / without bias (tests/gen_wino_cases.py).
+BUILD=${CC_BUILD:-build}
+PY=${CC_PY:-/usr/bin/python3}
+FIX=${CC_FIXTURES:-$BUILD/fixtures}/wino
+RUNNER="$BUILD/tests/oracle_runner"
+[ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
+"$PY" -c 'import numpy, torch, onnx' >/dev/null 2>&1 || { echo "SKIP: $PY cannot import numpy, torch and onnx"; exit 77; }
+mkdir -p "$FIX"
+"$PY" tests/gen_wino_cases.py "$FIX" >/dev/null || { echo "FAIL: tests/gen_wino_cases.py"; exit 1; }
+exec "$RUNNER" "$FIX"

@@ -1,0 +1,22 @@
+#!/bin/sh
+# All-Q contrastive maps (every class's weights from one evaluation, contrasts
+# algebraically, maps as one product; the projected matrix chain where the tail
+# allows it) against one-Q-at-a-time maps through the batched backward, and the
+# mean / variance / ranking statistics against finishing every map, on the
+# torchvision architectures of tests/test_models.sh (fixtures made there).
+BUILD=${CC_BUILD:-build}
+FIX=${CC_FIXTURES:-$BUILD/fixtures}/models
+RUNNER="$BUILD/tests/cam_allq_runner"
+[ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
+[ -f "$FIX/vgg11/model.onnx" ] || { echo "SKIP: no model fixtures in $FIX (tests/test_models.sh makes them)"; exit 77; }
+fail=0 n=0
+# model layer (- = default) Q's-one-at-a-time
+for spec in "vgg11 features.19 8" "resnet18 layer4 12" "mobilenet_v2 features.18 12" "alexnet - 6" \
+            "squeezenet1_1 - 6" "densenet121 features.denseblock4 6"; do
+    set -- $spec
+    [ -f "$FIX/$1/model.onnx" ] || { echo "skip $1 (no fixture)"; continue; }
+    n=$((n+1))
+    "$RUNNER" "$FIX/$1/model.onnx" "$FIX/$1/input.npy" "$2" "$3" || fail=$((fail+1))
+done
+[ $fail = 0 ] || { echo "FAIL: $fail of $n architectures"; exit 1; }
+echo "all-Q = one-Q maps, summaries exact, on $n architectures"
