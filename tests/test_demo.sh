@@ -9,7 +9,7 @@ FIX=${CC_FIXTURES:-$BUILD/fixtures}
 DATA=/usr/share/datasets/fashion-mnist
 [ -f "$DATA/t10k-images-idx3-ubyte.gz" ] || { echo "SKIP: Fashion-MNIST not found in $DATA (apt-get install dataset-fashion-mnist)"; exit 77; }
 "$PY" -c 'import PIL' 2>/dev/null || { echo "SKIP: $PY cannot import PIL (python3-pil)"; exit 77; }
-OUT="$FIX/demo"
+OUT="$BUILD/demo_out"   # per build: make check SAN=1 shares $FIX
 rm -rf "$OUT"
 log=$(DEMO_OUT="$OUT" BUILD="$BUILD" sh tools/demo.sh 2>&1) || { echo "$log" | tail -n 20; echo "FAIL: tools/demo.sh failed"; exit 1; }
 last=$(echo "$log" | tail -n 1)

@@ -12,7 +12,7 @@ command -v node >/dev/null 2>&1 || { echo "SKIP: node not found"; exit 77; }
 "$PY" -c 'import numpy, torch, torchvision, onnx' >/dev/null 2>&1 || { echo "SKIP: $PY lacks numpy/torch/torchvision/onnx"; exit 77; }
 mkdir -p "$FIX"
 "$PY" tests/gen_models.py "$FIX/models" >"$FIX/gen_models.log" 2>&1 || { echo "FAIL: tests/gen_models.py failed, see $FIX/gen_models.log"; exit 1; }
-OURS="$FIX/ort_ours"
+OURS="$BUILD/ort_ours"   # per build: make check SAN=1 shares $FIX
 rm -rf "$OURS" && mkdir -p "$OURS" || exit 1
 for d in "$FIX"/models/*/; do
     [ -f "$d/model.onnx" ] || continue
