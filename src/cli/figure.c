@@ -19,7 +19,7 @@ static const char *usage =
     "Draws the figure of the paper for one image: the input, Grad-CAM \"Why P?\",\n"
     "a representative image of the first Q (--q-image, optional), \"Why P, rather\n"
     "than Q?\" for each Q (default: top:3, the three most likely alternatives),\n"
-    "\"Why not P with 100%% confidence?\", and the pixel-wise mean and variance of\n"
+    "\"Why not P with 100% confidence?\", and the pixel-wise mean and variance of\n"
     "the contrastive maps over every Q != P (each shown normalised to [0,1]).\n"
     "Panels are PX pixels square (default 224), captions below each panel.\n"
     "\n"
