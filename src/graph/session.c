@@ -24,17 +24,20 @@ cc_status cc_session_fail(cc_session *s, int code, const char *msg)
  * 3-30x slower than on one thread (bench/README.md).  So each call looks at the
  * number of runnable tasks (/proc/loadavg, 4th field): when they outnumber the
  * cores, the call runs single-threaded (OpenBLAS's OpenMP build follows
- * omp_get_max_threads()); otherwise with every thread.  Off by default: the
- * thread count can change how OpenBLAS splits a product, so results would
- * depend on the load (at the 1e-7 level), and the same command must give the
- * same maps run after run (docs/reliability.md).  The CLI avoids most of the
- * cost another way, by making idle threads sleep (src/cli/main.c).
- * CONTRASTCAM_ADAPTIVE_THREADS=1 turns it on, unless OMP_NUM_THREADS is set. */
+ * omp_get_max_threads()); otherwise with every thread.  Sleeping idle threads
+ * (OMP_WAIT_POLICY=PASSIVE, src/cli/main.c) do not help here: with two busy
+ * processes beside it a MobileNetV2 forward took 400 ms on two threads and
+ * 62 ms on one.  The price: another thread count can change how OpenBLAS
+ * splits a product, so without a pinned count maps may differ between runs at
+ * the 1e-7 level.  Hence only while the count is not pinned: an explicit
+ * OMP_NUM_THREADS is honoured exactly (runs with the same setting are
+ * bit-identical, docs/reliability.md); CONTRASTCAM_ADAPTIVE_THREADS=0 / 1
+ * turns the adaptation off / on regardless. */
 int cc_threads_begin(void)
 {
     int prev = omp_get_max_threads();
     const char *e = getenv("CONTRASTCAM_ADAPTIVE_THREADS");
-    int policy = e && strcmp(e, "1") == 0 && getenv("OMP_NUM_THREADS") == NULL;
+    int policy = e ? strcmp(e, "0") != 0 : getenv("OMP_NUM_THREADS") == NULL;
     if (!policy || prev < 2 || omp_in_parallel()) return prev;
     FILE *f = fopen("/proc/loadavg", "r");
     if (!f) return prev;
