@@ -15,6 +15,10 @@ ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
   BUILD   ?= build-san
+  # fixtures are the same for both builds: generate them once (tests/run.sh)
+  export CC_FIXTURES ?= build/fixtures
+  # leaks are reported too; ASan's own allocator must not hide a huge request as a crash
+  export ASAN_OPTIONS ?= detect_leaks=1:allocator_may_return_null=1
 endif
 BUILD ?= build
 PY := /usr/bin/python3
@@ -30,7 +34,7 @@ TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 LIB := $(BUILD)/libcontrastcam.a
 CLI := $(BUILD)/contrastcam
 
-.PHONY: all deps check check-san demo bench clean
+.PHONY: all deps check check-san demo bench clean fuzz
 all: $(LIB) $(CLI) $(TEST_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
@@ -74,5 +78,12 @@ bench: deps
 	$(MAKE) all $(BUILD)/bench/bench
 	@BUILD=$(BUILD) PY=$(PY) sh bench/run.sh
 
+# Fuzzing (libFuzzer, clang): each harness in fuzz/ for FUZZ_SECONDS, one at a
+# time; see fuzz/fuzz.mk.  Installs clang when missing.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq clang; }
+	$(MAKE) -f fuzz/fuzz.mk fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-san out
+	rm -rf build build-san build-fuzz out

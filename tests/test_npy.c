@@ -55,7 +55,7 @@ static void test_malformed(void)
     struct { const char *dict; size_t nbytes; int want; const char *what; } bad[] = {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", 24, CC_E_PARSE, "data shorter than shape"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 24, CC_E_PARSE, "data longer than shape"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }", 24, CC_E_PARSE, "huge dim"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }", 24, CC_E_LIMIT, "huge dim (above 2^31-1)"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }", 24,
          CC_E_LIMIT, "dims product overflows"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }", 24, CC_E_LIMIT,

@@ -50,6 +50,13 @@ void cli_top(const cli_run *r, int *idx, int k);   /* indices of the k largest l
 /* JSON output helpers */
 void json_str(FILE *f, const char *s);
 
+/* Resource limits from the environment (src/cli/run.c): a positive integer in
+ * variable `name` (suffixes k, M, G = 2^10, 2^20, 2^30), else dflt.  Returns
+ * 0, or EXIT_USAGE after printing when the value is malformed.  Variables:
+ * CONTRASTCAM_MAX_TENSOR_BYTES, CONTRASTCAM_MAX_TOTAL_BYTES, CONTRASTCAM_MAX_NODES
+ * (cc_limits) and CONTRASTCAM_MAX_IMAGE_PIXELS (decoded image size). */
+int cli_env_limit(const char *name, uint64_t dflt, uint64_t *out);
+
 /* Model input from an image or .npy (src/cli/input.c). */
 int cli_prepare_input(const cli_opts *o, cli_run *r);
 

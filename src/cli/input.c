@@ -3,27 +3,11 @@
 #include "cli.h"
 #include "image/image.h"
 #include "util/npy.h"
+#include "util/labels.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Comma-separated floats; returns count or -1. */
-static int parse_floats(const char *s, float *v, int max)
-{
-    int n = 0;
-    while (s && *s) {
-        char *end;
-        errno = 0;
-        float x = strtof(s, &end);
-        if (end == s || errno || n >= max) return -1;
-        v[n++] = x;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
 
 /* The picture used under overlays: the resized RGB image, or for .npy inputs
  * a gray rendering of the input's channel mean. */
@@ -124,9 +108,9 @@ int cli_prepare_input(const cli_opts *o, cli_run *r)
     int nm = 0, ns = 0;
     const char *mm = cc_model_metadata(r->m, "preprocess.mean"), *ms = cc_model_metadata(r->m, "preprocess.std");
     if (o->n_mean) { nm = o->n_mean; memcpy(mean, o->mean, sizeof(float) * (size_t)(nm > 3 ? 3 : nm)); }
-    else if (mm && (nm = parse_floats(mm, mean, 3)) < 0) return cli_fail(EXIT_INPUT, "model metadata preprocess.mean '%s' is malformed", mm);
+    else if (mm && (nm = cc_parse_floats(mm, mean, 3)) < 0) return cli_fail(EXIT_INPUT, "model metadata preprocess.mean '%s' is malformed", mm);
     if (o->n_std) { ns = o->n_std; memcpy(std, o->std, sizeof(float) * (size_t)(ns > 3 ? 3 : ns)); }
-    else if (ms && (ns = parse_floats(ms, std, 3)) < 0) return cli_fail(EXIT_INPUT, "model metadata preprocess.std '%s' is malformed", ms);
+    else if (ms && (ns = cc_parse_floats(ms, std, 3)) < 0) return cli_fail(EXIT_INPUT, "model metadata preprocess.std '%s' is malformed", ms);
     if (nm == 1) mean[1] = mean[2] = mean[0];
     if (ns == 1) std[1] = std[2] = std[0];
     if ((nm && nm != 1 && nm != C) || (ns && ns != 1 && ns != C))
@@ -143,7 +127,10 @@ int cli_prepare_input(const cli_opts *o, cli_run *r)
     if (gray && C != 1 && o->gray) { /* gray picture replicated into 3 channels */ }
     cc_image img, conv, sized;
     char err[512];
-    int rc = cc_image_load(o->image, &img, err, sizeof err);
+    uint64_t max_pixels;
+    int rc = cli_env_limit("CONTRASTCAM_MAX_IMAGE_PIXELS", (uint64_t)CC_IMAGE_MAX_PIXELS, &max_pixels);
+    if (rc) return rc;
+    rc = cc_image_load_limit(o->image, max_pixels > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)max_pixels, &img, err, sizeof err);
     if (rc) return cli_fail(EXIT_INPUT, "%s", err);
     rc = gray ? cc_image_to_gray(&img, &conv) : cc_image_to_rgb(&img, &conv);
     cc_image_free(&img);

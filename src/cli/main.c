@@ -2,18 +2,22 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 int cli_fail(int code, const char *fmt, ...)
 {
+    /* one line, whatever the file names or file contents in it hold */
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("contrastcam: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+    fprintf(stderr, "contrastcam: %s\n", msg);
     return code;
 }
 
@@ -43,9 +47,16 @@ static const char *usage =
     "example:\n"
     "  contrastcam explain mobilenet_v2.onnx cat_dog.png --contrast top:3 --out out/\n"
     "\n"
-    "exit status: 0 success, 1 internal error, 2 usage error (bad option, unknown\n"
-    "layer or label, class out of range), 3 bad input (missing or malformed file,\n"
-    "unsupported model).\n"
+    "exit status: 0 success, 1 internal error (out of memory, a bug), 2 usage\n"
+    "error (bad option, unknown layer or label, class out of range, malformed\n"
+    "limit variable), 3 bad input (missing or malformed file, unsupported model,\n"
+    "a size limit exceeded).  Errors are one line on stderr: \"contrastcam: ...\".\n"
+    "On failure no output file is left half-written or changed.\n"
+    "\n"
+    "limits (environment, suffixes k/M/G allowed): CONTRASTCAM_MAX_TENSOR_BYTES\n"
+    "(any one weight or activation, default 2G), CONTRASTCAM_MAX_TOTAL_BYTES (all\n"
+    "activations, 8G), CONTRASTCAM_MAX_NODES (1M), CONTRASTCAM_MAX_IMAGE_PIXELS\n"
+    "(decoded image size, 100000000, checked from the header before decoding).\n"
     "\n"
     "threads: OMP_NUM_THREADS (default: all cores).  Idle threads sleep\n"
     "(OMP_WAIT_POLICY=PASSIVE) unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.\n";

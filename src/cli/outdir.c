@@ -58,24 +58,56 @@ static void cleanup(outdir *o)
     rmdir(o->stage);
 }
 
+/* Moves every staged file into place.  A file of the same name already in the
+ * folder is first moved aside into the staging folder, so that a failure part
+ * way through can put back both the new files and the old ones: the folder
+ * is then exactly as it was.  Names taken by something that is not a regular
+ * file (a folder, say) are refused before anything is moved. */
 int outdir_commit(outdir *o)
 {
-    char from[4096], to[4096];
+    char from[4096], to[4096], bak[4096];
+    struct stat st;
     for (int i = 0; i < o->n; i++) {
-        snprintf(from, sizeof from, "%s/%s", o->stage, o->names[i]);
         snprintf(to, sizeof to, "%s/%s", o->dir, o->names[i]);
-        if (rename(from, to)) {
-            int e = errno;
-            for (int j = 0; j < i; j++) {   /* roll back what was moved */
-                snprintf(from, sizeof from, "%s/%s", o->stage, o->names[j]);
-                snprintf(to, sizeof to, "%s/%s", o->dir, o->names[j]);
-                rename(to, from);
-            }
+        if (lstat(to, &st) == 0 && !S_ISREG(st.st_mode)) {
             outdir_abort(o);
-            return cli_fail(EXIT_INPUT, "cannot move '%s' into place: %s", to, strerror(e));
+            return cli_fail(EXIT_INPUT, "cannot write '%s': something that is not a regular file (a folder?) has that name; nothing was written", to);
         }
     }
-    for (int i = 0; i < o->n; i++) free(o->names[i]);
+    unsigned char *backed = calloc((size_t)o->n + 1, 1);
+    if (!backed) { outdir_abort(o); return cli_fail(EXIT_INTERNAL, "out of memory"); }
+    int failed_at = -1, err = 0;
+    for (int i = 0; i < o->n && failed_at < 0; i++) {
+        snprintf(from, sizeof from, "%s/%s", o->stage, o->names[i]);
+        snprintf(to, sizeof to, "%s/%s", o->dir, o->names[i]);
+        snprintf(bak, sizeof bak, "%s/.old-%s", o->stage, o->names[i]);
+        if (lstat(to, &st) == 0) {
+            if (rename(to, bak)) { err = errno; failed_at = i; break; }
+            backed[i] = 1;
+        }
+        if (rename(from, to)) { err = errno; failed_at = i; }
+    }
+    if (failed_at >= 0) {
+        for (int j = failed_at; j >= 0; j--) {   /* roll back: new files out, old files in */
+            snprintf(from, sizeof from, "%s/%s", o->stage, o->names[j]);
+            snprintf(to, sizeof to, "%s/%s", o->dir, o->names[j]);
+            snprintf(bak, sizeof bak, "%s/.old-%s", o->stage, o->names[j]);
+            if (j < failed_at) rename(to, from);
+            if (backed[j]) rename(bak, to);
+        }
+        free(backed);
+        snprintf(to, sizeof to, "%s/%s", o->dir, o->names[failed_at]);
+        outdir_abort(o);
+        return cli_fail(EXIT_INPUT, "cannot move '%s' into place: %s; the output folder was left as it was", to, strerror(err));
+    }
+    for (int i = 0; i < o->n; i++) {
+        if (backed[i]) {
+            snprintf(bak, sizeof bak, "%s/.old-%s", o->stage, o->names[i]);
+            unlink(bak);
+        }
+        free(o->names[i]);
+    }
+    free(backed);
     o->n = 0;
     free(o->names);
     o->names = NULL;

@@ -1,5 +1,8 @@
 /* Loading a model for the CLI: labels, class names, the forward pass. */
 #include "cli.h"
+#include "util/labels.h"
+#include "util/fileio.h"
+#include "ops/op.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,59 +24,16 @@ void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Split text into lines (labels); trailing empty line dropped. */
-static int split_labels(const char *text, char ***out)
-{
-    int n = 0, cap = 0;
-    char **v = NULL;
-    const char *p = text;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len && p[len - 1] == '\r') len--;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nv = realloc(v, sizeof *nv * (size_t)cap);
-            if (!nv) goto oom;
-            v = nv;
-        }
-        v[n] = malloc(len + 1);
-        if (!v[n]) goto oom;
-        memcpy(v[n], p, len);
-        v[n][len] = 0;
-        n++;
-        if (!e) break;
-        p = e + 1;
-    }
-    *out = v;
-    return n;
-oom:
-    for (int i = 0; i < n; i++) free(v[i]);
-    free(v);
-    return -1;
-}
-
 static int load_labels(const cli_opts *o, cli_run *r)
 {
     char *text = NULL;
     if (o->labels_file) {
-        FILE *f = fopen(o->labels_file, "rb");
-        if (!f) return cli_fail(EXIT_INPUT, "cannot open labels file '%s': %s", o->labels_file, strerror(errno));
-        size_t cap = 1 << 16, n = 0, got;
-        text = malloc(cap + 1);
-        while (text && (got = fread(text + n, 1, cap - n, f)) > 0) {
-            n += got;
-            if (n == cap) {
-                if (cap > (64u << 20)) { free(text); fclose(f); return cli_fail(EXIT_INPUT, "labels file '%s' is too large", o->labels_file); }
-                char *nt = realloc(text, 2 * cap + 1);
-                if (!nt) { free(text); text = NULL; break; }
-                text = nt;
-                cap *= 2;
-            }
-        }
-        fclose(f);
-        if (!text) return cli_fail(EXIT_INTERNAL, "out of memory");
-        text[n] = 0;
+        unsigned char *buf;
+        size_t n;
+        char err[600];
+        int rc = cc_file_read(o->labels_file, (size_t)64 << 20, &buf, &n, err, sizeof err);
+        if (rc) return cli_fail(rc == CC_E_NOMEM ? EXIT_INTERNAL : EXIT_INPUT, "labels file: %s", err);
+        text = (char *)buf;   /* NUL-terminated by cc_file_read */
         if (memchr(text, 0, n)) { free(text); return cli_fail(EXIT_INPUT, "labels file '%s' is not a text file", o->labels_file); }
     } else {
         const char *meta = cc_model_metadata(r->m, "labels");
@@ -81,7 +41,7 @@ static int load_labels(const cli_opts *o, cli_run *r)
         text = strdup(meta);
         if (!text) return cli_fail(EXIT_INTERNAL, "out of memory");
     }
-    r->n_labels = split_labels(text, &r->labels);
+    r->n_labels = cc_labels_split(text, &r->labels);
     free(text);
     if (r->n_labels < 0) { r->n_labels = 0; return cli_fail(EXIT_INTERNAL, "out of memory"); }
     if (r->n_labels != r->n_classes) {
@@ -101,26 +61,6 @@ const char *cli_label(const cli_run *r, int c)
     return r->labels && c >= 0 && c < r->n_labels ? r->labels[c] : NULL;
 }
 
-/* Does `name` match a label: exactly, case-insensitively, or one of its
- * comma-separated synonyms / its parenthesised common name? */
-static int label_matches(const char *label, const char *name, int loose)
-{
-    if (!loose) return strcmp(label, name) == 0;
-    if (!strcasecmp(label, name)) return 1;
-    size_t nl = strlen(name);
-    const char *p = label;
-    while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '(') p++;
-        const char *e = p;
-        while (*e && *e != ',' && *e != '(' && *e != ')') e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
-        if ((size_t)(t - p) == nl && !strncasecmp(p, name, nl)) return 1;
-        p = *e ? e + 1 : e;
-    }
-    return 0;
-}
-
 int cli_class_index(const cli_run *r, const char *arg, int *idx)
 {
     char *end;
@@ -133,13 +73,9 @@ int cli_class_index(const cli_run *r, const char *arg, int *idx)
         return 0;
     }
     if (!r->labels) return cli_fail(EXIT_USAGE, "'%s' is not a class index, and the model has no labels (give --labels FILE)", arg);
-    for (int loose = 0; loose < 2; loose++) {
-        int found = -1, count = 0;
-        for (int c = 0; c < r->n_labels; c++)
-            if (label_matches(r->labels[c], arg, loose)) { if (found < 0) found = c; count++; }
-        if (count == 1 || (count > 1 && !loose)) { *idx = found; return 0; }
-        if (count > 1) return cli_fail(EXIT_USAGE, "label '%s' is ambiguous: it matches %d classes (e.g. %d '%s'); give the index", arg, count, found, r->labels[found]);
-    }
+    int first, count, c = cc_label_find(r->labels, r->n_labels, arg, &first, &count);
+    if (c >= 0) { *idx = c; return 0; }
+    if (c == -2) return cli_fail(EXIT_USAGE, "label '%s' is ambiguous: it matches %d classes (e.g. %d '%s'); give the index", arg, count, first, r->labels[first]);
     return cli_fail(EXIT_USAGE, "unknown label '%s' (labels are matched exactly, case-insensitively, or by a comma-separated synonym)", arg);
 }
 
@@ -156,10 +92,37 @@ void cli_top(const cli_run *r, int *idx, int k)
     }
 }
 
+int cli_env_limit(const char *name, uint64_t dflt, uint64_t *out)
+{
+    const char *v = getenv(name);
+    *out = dflt;
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K') mul = (uint64_t)1 << 10;
+    else if (*end == 'M') mul = (uint64_t)1 << 20;
+    else if (*end == 'G') mul = (uint64_t)1 << 30;
+    if (mul > 1) end++;
+    if (end == v || *end || errno || x == 0 || v[0] == '-' || x > UINT64_MAX / mul)
+        return cli_fail(EXIT_USAGE, "environment variable %s='%s' is not a positive integer (optionally with k, M or G)", name, v);
+    *out = (uint64_t)x * mul;
+    return 0;
+}
+
 int cli_load(const cli_opts *o, cli_run *r)
 {
     memset(r, 0, sizeof *r);
-    cc_status st = cc_model_load(o->model, &r->m);
+    cc_limits lim;
+    cc_limits_default(&lim);
+    uint64_t nodes;
+    int lrc = cli_env_limit("CONTRASTCAM_MAX_TENSOR_BYTES", lim.max_tensor_bytes, &lim.max_tensor_bytes);
+    if (!lrc) lrc = cli_env_limit("CONTRASTCAM_MAX_TOTAL_BYTES", lim.max_total_bytes, &lim.max_total_bytes);
+    if (!lrc) lrc = cli_env_limit("CONTRASTCAM_MAX_NODES", (uint64_t)lim.max_nodes, &nodes);
+    if (lrc) return lrc;
+    lim.max_nodes = nodes > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)nodes;
+    cc_status st = cc_model_load_ex(o->model, &lim, &r->m);
     if (st) return cli_fail(cli_status_exit(st) == EXIT_USAGE ? EXIT_INPUT : cli_status_exit(st), "%s", cc_model_errmsg(r->m));
     r->output = cc_model_output(r->m, 0);
     cc_tensor_info ti;

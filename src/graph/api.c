@@ -25,25 +25,48 @@ static cc_status finish_load(cc_model *m, const uint8_t *buf, size_t size, const
     if (!rc) rc = cc_graph_build(&m->g, &e);
     if (rc) {
         snprintf(m->err, sizeof m->err, "%s", e.msg[0] ? e.msg : rc == CC_E_NOMEM ? "out of memory" : "cannot load model");
+        cc_msg_oneline(m->err);
         return (cc_status)rc;
     }
     return CC_OK;
 }
 
-cc_status cc_model_load(const char *path, cc_model **out)
+void cc_limits_default(cc_limits *l)
+{
+    l->max_tensor_bytes = CC_DEFAULT_MAX_TENSOR_BYTES;
+    l->max_total_bytes = CC_DEFAULT_MAX_TOTAL_BYTES;
+    l->max_nodes = CC_DEFAULT_MAX_NODES;
+}
+
+static void set_limits(cc_model *m, const cc_limits *l)
+{
+    if (!l) return;
+    m->g.max_tensor_bytes = l->max_tensor_bytes;
+    m->g.max_total_bytes = l->max_total_bytes;
+    m->g.max_nodes = l->max_nodes;
+}
+
+cc_status cc_model_load(const char *path, cc_model **out) { return cc_model_load_ex(path, NULL, out); }
+
+cc_status cc_model_load_ex(const char *path, const cc_limits *limits, cc_model **out)
 {
     cc_model *m = calloc(1, sizeof *m);
     *out = m;
     if (!m) return CC_ERR_NOMEM;
-    int fd = open(path, O_RDONLY);
+    set_limits(m, limits);
+    /* O_NONBLOCK: opening a FIFO given as the model must not hang (it is then refused as not a regular file) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(m->err, sizeof m->err, "cannot open model '%s': %s", path, strerror(errno));
         return CC_ERR_IO;
     }
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    int fs = fstat(fd, &st);
+    if (fs || !S_ISREG(st.st_mode)) {
+        int isdir = !fs && S_ISDIR(st.st_mode);
         close(fd);
-        snprintf(m->err, sizeof m->err, "model '%s' is not a regular file%s", path, S_ISDIR(st.st_mode) ? " (it is a directory)" : "");
+        snprintf(m->err, sizeof m->err, "model '%s' is not a regular file%s", path, isdir ? " (it is a directory)" : "");
+        cc_msg_oneline(m->err);
         return CC_ERR_IO;
     }
     size_t size = (size_t)st.st_size;
@@ -59,10 +82,11 @@ cc_status cc_model_load(const char *path, cc_model **out)
     }
     if (addr) {
         madvise(addr, size, MADV_WILLNEED);
-        m->g.maps[0].addr = addr;
-        m->g.maps[0].size = size;
-        m->g.maps[0].path = cc_graph_strdup(&m->g, path, strlen(path));
-        m->g.n_maps = 1;
+        if (cc_graph_add_map(&m->g, addr, size, path) < 0) {
+            munmap(addr, size);
+            snprintf(m->err, sizeof m->err, "out of memory");
+            return CC_ERR_NOMEM;
+        }
         m->g.src_mapped = 1;
     }
     char dir[4096];
@@ -75,14 +99,22 @@ cc_status cc_model_load(const char *path, cc_model **out)
     memcpy(tmp, m->err, sizeof tmp);
     int n = snprintf(m->err, sizeof m->err, "%.400s: ", path);
     snprintf(m->err + n, sizeof m->err - (size_t)n, "%.600s", tmp);
+    cc_msg_oneline(m->err);
     return st2;
 }
 
 cc_status cc_model_load_buffer(const void *data, size_t size, const char *base_dir, cc_model **out)
 {
+    return cc_model_load_buffer_ex(data, size, base_dir, NULL, out);
+}
+
+cc_status cc_model_load_buffer_ex(const void *data, size_t size, const char *base_dir, const cc_limits *limits,
+                                  cc_model **out)
+{
     cc_model *m = calloc(1, sizeof *m);
     *out = m;
     if (!m) return CC_ERR_NOMEM;
+    set_limits(m, limits);
     uint8_t *copy = cc_graph_own(&m->g, malloc(size ? size : 1));
     if (!copy) { snprintf(m->err, sizeof m->err, "out of memory"); return CC_ERR_NOMEM; }
     if (size) memcpy(copy, data, size);

@@ -37,6 +37,54 @@ static int resolve_ops(cc_graph *g, cc_err *e)
     return 0;
 }
 
+/* Attributes whose type ONNX fixes the same way for every op we implement.
+ * An attribute of another type would otherwise be ignored (its default used):
+ * refuse it instead.  An INT is accepted where a FLOAT is expected. */
+static const char *attr_type_name(int t)
+{
+    switch (t) {
+    case CC_ATTR_FLOAT: return "FLOAT";
+    case CC_ATTR_INT: return "INT";
+    case CC_ATTR_STRING: return "STRING";
+    case CC_ATTR_TENSOR: return "TENSOR";
+    case CC_ATTR_FLOATS: return "FLOATS";
+    case CC_ATTR_INTS: return "INTS";
+    case CC_ATTR_STRINGS: return "STRINGS";
+    default: return "unknown";
+    }
+}
+
+static int check_attr_types(const cc_graph *g, cc_err *e)
+{
+    static const struct { const char *name; int type; } known[] = {
+        { "kernel_shape", CC_ATTR_INTS }, { "strides", CC_ATTR_INTS }, { "pads", CC_ATTR_INTS },
+        { "dilations", CC_ATTR_INTS }, { "perm", CC_ATTR_INTS }, { "axes", CC_ATTR_INTS }, { "split", CC_ATTR_INTS },
+        { "starts", CC_ATTR_INTS }, { "ends", CC_ATTR_INTS }, { "output_padding", CC_ATTR_INTS },
+        { "group", CC_ATTR_INT }, { "axis", CC_ATTR_INT }, { "transA", CC_ATTR_INT }, { "transB", CC_ATTR_INT },
+        { "keepdims", CC_ATTR_INT }, { "ceil_mode", CC_ATTR_INT }, { "count_include_pad", CC_ATTR_INT },
+        { "to", CC_ATTR_INT }, { "size", CC_ATTR_INT }, { "allowzero", CC_ATTR_INT },
+        { "noop_with_empty_axes", CC_ATTR_INT }, { "select_last_index", CC_ATTR_INT }, { "storage_order", CC_ATTR_INT },
+        { "alpha", CC_ATTR_FLOAT }, { "beta", CC_ATTR_FLOAT }, { "epsilon", CC_ATTR_FLOAT },
+        { "momentum", CC_ATTR_FLOAT }, { "bias", CC_ATTR_FLOAT }, { "gamma", CC_ATTR_FLOAT },
+        { "auto_pad", CC_ATTR_STRING }, { "mode", CC_ATTR_STRING },
+    };
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *n = &g->nodes[i];
+        for (int a = 0; a < n->n_attr; a++) {
+            const cc_attr *at = &n->attr[a];
+            for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+                if (strcmp(at->name, known[k].name)) continue;
+                int ok = at->type == known[k].type || (known[k].type == CC_ATTR_FLOAT && at->type == CC_ATTR_INT);
+                if (!ok)
+                    return cc_errf(e, CC_E_PARSE, "node '%s' (%s): attribute '%s' has type %s, ONNX requires %s",
+                                   n->name, n->op_type, at->name, attr_type_name(at->type), attr_type_name(known[k].type));
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 static int is_graph_input(const cc_graph *g, int t)
 {
     for (int i = 0; i < g->n_inputs; i++)
@@ -101,7 +149,7 @@ static int topo_sort(cc_graph *g, cc_err *e)
     for (int k = 0; k < nn; k++) { sorted[k] = g->nodes[order[k]]; newpos[order[k]] = k; }
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t].producer >= 0) g->tensors[t].producer = newpos[g->tensors[t].producer];
-    memcpy(g->nodes, sorted, sizeof(cc_node) * (size_t)nn);
+    if (nn) memcpy(g->nodes, sorted, sizeof(cc_node) * (size_t)nn);
 done:
     free(indeg);
     free(order);
@@ -119,8 +167,10 @@ static int node_io(cc_graph *g, const cc_node *n, cc_tensor **in, cc_tensor **ou
 {
     if (n->n_in > MAX_IO || n->n_out > MAX_IO)
         return cc_errf(e, CC_E_LIMIT, "node '%s' has more than %d inputs or outputs", n->name, MAX_IO);
-    for (int j = 0; j < n->n_in; j++) in[j] = n->in[j] >= 0 ? &g->tensors[n->in[j]] : NULL;
-    for (int j = 0; j < n->n_out; j++) out[j] = n->out[j] >= 0 ? &g->tensors[n->out[j]] : NULL;
+    if (n->n_out < 1) return cc_errf(e, CC_E_PARSE, "node '%s' (%s) has no outputs", n->name, n->op_type);
+    /* entries past the node's inputs / outputs are NULL, never stale pointers */
+    for (int j = 0; j < MAX_IO; j++) in[j] = j < n->n_in && n->in[j] >= 0 ? &g->tensors[n->in[j]] : NULL;
+    for (int j = 0; j < MAX_IO; j++) out[j] = j < n->n_out && n->out[j] >= 0 ? &g->tensors[n->out[j]] : NULL;
     return 0;
 }
 
@@ -130,9 +180,20 @@ static int infer_and_fold(cc_graph *g, cc_err *e)
     cc_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     int rc = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < g->n_inputs && !rc; i++) {
+        const cc_tensor *t = &g->tensors[g->inputs[i]];
+        char what[300];
+        snprintf(what, sizeof what, "graph input '%.200s'", t->name);
+        rc = cc_graph_check_size(g, t->numel, 4, what, e);
+        total += (uint64_t)t->numel * 4;
+    }
     for (int i = 0; i < g->n_nodes && !rc; i++) {
         cc_node *n = &g->nodes[i];
         if ((rc = node_io(g, n, in, out, e))) break;
+        /* the first input of every ONNX op we implement is required (optional
+         * inputs come later): an empty name there is refused for all of them */
+        if (n->n_in > 0 && !in[0]) { rc = cc_errf(e, CC_E_PARSE, "node '%s' (%s): its first input is missing (empty name)", n->name, n->op_type); break; }
         for (int j = 0; j < n->n_out; j++)
             if (!out[j]) { rc = cc_errf(e, CC_E_UNSUPPORTED, "node '%s' (%s): unnamed optional outputs are not supported", n->name, n->op_type); break; }
         if (rc) break;
@@ -153,6 +214,17 @@ static int infer_and_fold(cc_graph *g, cc_err *e)
             }
             t->numel = cc_numel(t->dims, t->ndim);
             if (t->numel < 0) { rc = cc_errf(e, CC_E_LIMIT, "node '%s' (%s): output '%s' has an invalid or overflowing shape", n->name, n->op_type, t->name); break; }
+            char what[400];
+            snprintf(what, sizeof what, "node '%.150s' (%.50s): output '%.150s'", n->name, n->op_type, t->name);
+            if ((rc = cc_graph_check_size(g, t->numel, t->dtype == CC_DT_FLOAT ? 4 : 8, what, e))) break;
+            if (!t->is_const) {
+                total += (uint64_t)t->numel * 4;
+                if (total > cc_graph_max_total_bytes(g)) {
+                    rc = cc_errf(e, CC_E_LIMIT, "node '%s' (%s): the activations need more than %llu bytes in all (cc_limits.max_total_bytes, CLI: CONTRASTCAM_MAX_TOTAL_BYTES)",
+                                 n->name, n->op_type, (unsigned long long)cc_graph_max_total_bytes(g));
+                    break;
+                }
+            }
             if (t->is_const && t->data) cc_graph_own(g, t->data);
         }
         if (rc) break;
@@ -185,7 +257,9 @@ int cc_graph_build(cc_graph *g, cc_err *e)
 {
     int rc;
     if (g->n_outputs == 0) return cc_errf(e, CC_E_PARSE, "the graph declares no outputs");
+    if (g->n_nodes == 0) return cc_errf(e, CC_E_UNSUPPORTED, "the graph has no nodes (nothing to explain)");
     if ((rc = resolve_ops(g, e))) return rc;
+    if ((rc = check_attr_types(g, e))) return rc;
     if ((rc = topo_sort(g, e))) return rc;
     if ((rc = infer_and_fold(g, e))) return rc;
     g->tensor_op = calloc((size_t)g->n_tensors + 1, sizeof(char *));

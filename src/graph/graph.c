@@ -1,6 +1,9 @@
 /* Graph storage: tensor table with a name index, owned allocations, mappings. */
 #include "graph/graph.h"
 
+#include "contrastcam.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -82,12 +85,32 @@ char *cc_graph_strdup(cc_graph *g, const char *s, size_t n)
     return cc_graph_own(g, d);
 }
 
+/* Record a file mapping the graph's weights point into (unmapped by cc_graph_free).
+ * The path is copied; returns the mapping's index or -1 when out of memory. */
+int cc_graph_add_map(cc_graph *g, void *addr, size_t size, const char *path)
+{
+    if (g->n_maps == g->cap_maps) {
+        int cap = g->cap_maps ? 2 * g->cap_maps : 4;
+        struct cc_map *m = realloc(g->maps, sizeof *m * (size_t)cap);
+        if (!m) return -1;
+        g->maps = m;
+        g->cap_maps = cap;
+    }
+    char *p = cc_graph_strdup(g, path, strlen(path));
+    if (!p) return -1;
+    g->maps[g->n_maps].addr = addr;
+    g->maps[g->n_maps].size = size;
+    g->maps[g->n_maps].path = p;
+    return g->n_maps++;
+}
+
 void cc_graph_free(cc_graph *g)
 {
     for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].params);
     for (int i = 0; i < g->n_owned; i++) free(g->owned[i]);
     for (int i = 0; i < g->n_maps; i++)
         if (g->maps[i].addr) munmap(g->maps[i].addr, g->maps[i].size);
+    free(g->maps);
     free(g->owned);
     free(g->tensors);
     free(g->tensor_op);
@@ -116,4 +139,17 @@ void cc_ctx_free(cc_ctx *c)
 {
     for (int i = 0; i < 8; i++) free(c->slot[i].p);
     memset(c, 0, sizeof *c);
+}
+
+uint64_t cc_graph_max_tensor_bytes(const cc_graph *g) { return g->max_tensor_bytes ? g->max_tensor_bytes : CC_DEFAULT_MAX_TENSOR_BYTES; }
+uint64_t cc_graph_max_total_bytes(const cc_graph *g) { return g->max_total_bytes ? g->max_total_bytes : CC_DEFAULT_MAX_TOTAL_BYTES; }
+int64_t cc_graph_max_nodes(const cc_graph *g) { return g->max_nodes > 0 ? g->max_nodes : CC_DEFAULT_MAX_NODES; }
+
+int cc_graph_check_size(const cc_graph *g, int64_t numel, size_t esz, const char *what, cc_err *e)
+{
+    uint64_t lim = cc_graph_max_tensor_bytes(g);
+    if (numel < 0 || (uint64_t)numel > lim / esz)
+        return cc_errf(e, CC_E_LIMIT, "%s: %s%lld elements of %zu bytes exceed the tensor size limit of %llu bytes (cc_limits.max_tensor_bytes, CLI: CONTRASTCAM_MAX_TENSOR_BYTES)",
+                       what, numel < 0 ? "more than " : "", (long long)(numel < 0 ? INT64_MAX : numel), esz, (unsigned long long)lim);
+    return 0;
 }

@@ -24,16 +24,28 @@ typedef struct cc_graph {
     void **owned;
     int n_owned, cap_owned;
     /* file mappings that zero-copy weights point into */
-    struct { void *addr; size_t size; char *path; } maps[16];
-    int n_maps;
+    struct cc_map { void *addr; size_t size; char *path; } *maps;
+    int n_maps, cap_maps;
     int src_mapped;           /* the model bytes are a read-only file mapping */
+    /* resource limits (cc_limits); 0 = the default */
+    uint64_t max_tensor_bytes, max_total_bytes;
+    int64_t max_nodes;
 } cc_graph;
+
+/* The limits in force for g (defaults filled in). */
+uint64_t cc_graph_max_tensor_bytes(const cc_graph *g);
+uint64_t cc_graph_max_total_bytes(const cc_graph *g);
+int64_t cc_graph_max_nodes(const cc_graph *g);
+/* 0, or CC_E_LIMIT with a message when a tensor of numel elements of esz
+ * bytes exceeds the tensor limit (what: e.g. "initializer 'w'"). */
+int cc_graph_check_size(const cc_graph *g, int64_t numel, size_t esz, const char *what, cc_err *e);
 
 /* Lookup / creation by name. */
 int cc_graph_find(const cc_graph *g, const char *name);
 int cc_graph_add_tensor(cc_graph *g, const char *name);  /* -1 on OOM */
 void *cc_graph_own(cc_graph *g, void *p);                /* register for free(); returns p (NULL stays NULL) */
 char *cc_graph_strdup(cc_graph *g, const char *s, size_t n);
+int cc_graph_add_map(cc_graph *g, void *addr, size_t size, const char *path);
 void cc_graph_free(cc_graph *g);
 
 /* Parse ONNX bytes into g (src/onnx/onnx.c).  base_dir for external data.

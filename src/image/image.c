@@ -29,6 +29,7 @@ static int img_err(char *err, size_t errlen, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        cc_msg_oneline(err);
     }
     return code;
 }
@@ -113,6 +114,98 @@ static int peek_size(int fmt, const unsigned char *b, size_t n, int64_t *w, int6
     return 0;
 }
 
+/* The system's stb_image (v2.27) writes past its Huffman tables when a JPEG
+ * DHT segment declares more than 256 codes (found by fuzz/fuzz_image.c; later
+ * stb versions check this).  This walks the JPEG's marker segments the way
+ * stb does - junk bytes between segments skipped one by one, fill 0xFF bytes
+ * skipped, entropy-coded data skipped up to the next marker other than a
+ * stuffed 0xFF00 or a restart marker - and checks every DHT table that stb
+ * could read.  Returns NULL when fine, else what is wrong. */
+static const char *jpeg_precheck(const unsigned char *b, size_t n)
+{
+    size_t pos = 2;
+    unsigned defined = 0;          /* bit th: DC table th defined; bit 4 + th: AC table th */
+    int progressive = 0;
+    while (pos < n) {
+        if (b[pos] != 0xff) { pos++; continue; }
+        while (pos < n && b[pos] == 0xff) pos++;
+        if (pos >= n) break;
+        int m = b[pos++];
+        if (m == 0xd9) break;                                   /* EOI */
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
+        if (n - pos < 2) break;
+        size_t len = (size_t)b[pos] << 8 | b[pos + 1];
+        if (len < 2) break;                                     /* stb refuses it */
+        if (m == 0xc4) {
+            /* DHT: tables of 1 + 16 + count bytes, read as stb does - while the
+             * declared length is not used up, even past the segment's end
+             * (stb reads 0 past the end of the file) */
+            size_t q = pos + 2;
+            int64_t left = (int64_t)len - 2;
+            while (left > 0) {
+                unsigned count = 0;
+                for (size_t i = 1; i <= 16; i++) count += q + i < n ? b[q + i] : 0;
+                if (count > 256) return "a Huffman table (DHT) declares more than 256 codes";
+                unsigned tc = q < n ? b[q] >> 4 : 0, th = q < n ? b[q] & 15 : 0;
+                if (tc <= 1 && th <= 3) defined |= 1u << (tc * 4 + th);
+                q += 17 + count;
+                left -= 17 + (int64_t)count;
+            }
+        }
+        if (m == 0xc2) progressive = 1;
+        /* SOS: stb does not check that the tables a scan uses were defined, and
+         * then decodes with uninitialised tables (reads far out of bounds) */
+        if (m == 0xda && pos + 3 <= n) {
+            size_t ns = b[pos + 2];
+            if (ns >= 1 && ns <= 4 && len == 6 + 2 * ns && pos + 2 + len <= n) {
+                const unsigned char *c = b + pos + 3;
+                unsigned ss = c[2 * ns], ah = c[2 * ns + 2] >> 4;
+                for (size_t i = 0; i < ns; i++) {
+                    unsigned td = c[2 * i + 1] >> 4, ta = c[2 * i + 1] & 15;
+                    int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+                    if ((need_dc && td <= 3 && !(defined & (1u << td))) || (need_ac && ta <= 3 && !(defined & (1u << (4 + ta)))))
+                        return "a scan uses a Huffman table that was never defined";
+                }
+            }
+        }
+        pos += len;
+        if (m == 0xda) {                                        /* SOS: skip the entropy-coded data */
+            while (pos + 1 < n && !(b[pos] == 0xff && b[pos + 1] != 0x00 && !(b[pos + 1] >= 0xd0 && b[pos + 1] <= 0xd7)))
+                pos++;
+        }
+    }
+    return NULL;
+}
+
+/* stb_image reads zeros past the end of a BMP, so a truncated uncompressed
+ * BMP would decode as an image with black rows.  Returns the number of bytes
+ * an uncompressed BMP needs (0 when not known: compressed or odd headers). */
+static uint64_t bmp_needed(const unsigned char *b, size_t n)
+{
+    if (n < 30) return 0;
+    uint32_t off = (uint32_t)b[10] | (uint32_t)b[11] << 8 | (uint32_t)b[12] << 16 | (uint32_t)b[13] << 24;
+    uint32_t hsz = (uint32_t)b[14] | (uint32_t)b[15] << 8 | (uint32_t)b[16] << 16 | (uint32_t)b[17] << 24;
+    int64_t w, h;
+    unsigned bpp;
+    if (hsz == 12) {
+        w = b[18] | b[19] << 8;
+        h = b[20] | b[21] << 8;
+        bpp = (unsigned)(b[24] | b[25] << 8);
+    } else {
+        if (n < 34) return 0;
+        uint32_t comp = (uint32_t)b[30] | (uint32_t)b[31] << 8 | (uint32_t)b[32] << 16 | (uint32_t)b[33] << 24;
+        if (comp != 0 && comp != 3) return 0;
+        int32_t ww = (int32_t)((uint32_t)b[18] | (uint32_t)b[19] << 8 | (uint32_t)b[20] << 16 | (uint32_t)b[21] << 24);
+        int32_t hh = (int32_t)((uint32_t)b[22] | (uint32_t)b[23] << 8 | (uint32_t)b[24] << 16 | (uint32_t)b[25] << 24);
+        w = ww < 0 ? -(int64_t)ww : ww;
+        h = hh < 0 ? -(int64_t)hh : hh;
+        bpp = (unsigned)(b[28] | b[29] << 8);
+    }
+    if (w <= 0 || h <= 0 || w > (1 << 24) || h > (1 << 24) || !bpp || bpp > 32) return 0;
+    uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
+    return (uint64_t)off + row * (uint64_t)h;
+}
+
 static int decode(const char *name, const void *data, size_t size, int64_t max_pixels, cc_image *img, char *err,
                   size_t errlen)
 {
@@ -124,15 +217,26 @@ static int decode(const char *name, const void *data, size_t size, int64_t max_p
     int fmt = sniff(data, size);
     if (fmt == FMT_UNKNOWN)
         return img_err(err, errlen, CC_E_UNSUPPORTED, "cannot decode '%s': not a PNG/JPEG/BMP image", name);
+    if (fmt == FMT_JPEG) {
+        const char *why = jpeg_precheck(data, size);
+        if (why) return img_err(err, errlen, CC_E_PARSE, "cannot decode '%s': corrupt JPEG: %s", name, why);
+    }
     if (size > (size_t)INT_MAX)
         return img_err(err, errlen, CC_E_LIMIT, "cannot decode '%s': %zu bytes is more than the decoder takes", name,
                        size);
     int w = 0, h = 0, comp = 0;
     int64_t pw, ph;
-    if (peek_size(fmt, data, size, &pw, &ph) && pw * ph > max_pixels)
+    /* pw, ph < 2^32: compare by division, the product may not fit in int64 */
+    if (peek_size(fmt, data, size, &pw, &ph) && pw > 0 && ph > 0 && (pw > max_pixels || ph > max_pixels / pw))
         return img_err(err, errlen, CC_E_LIMIT,
-                       "cannot decode '%s': %lldx%lld is %lld pixels, more than the limit of %lld", name,
-                       (long long)pw, (long long)ph, (long long)(pw * ph), (long long)max_pixels);
+                       "cannot decode '%s': %lldx%lld is %.0f pixels, more than the limit of %lld", name,
+                       (long long)pw, (long long)ph, (double)pw * (double)ph, (long long)max_pixels);
+    if (fmt == FMT_BMP) {
+        uint64_t need = bmp_needed(data, size);
+        if (need > size)
+            return img_err(err, errlen, CC_E_PARSE, "cannot decode '%s': truncated BMP (its header needs %llu bytes, the file has %zu)",
+                           name, (unsigned long long)need, size);
+    }
     if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp))
         return img_err(err, errlen, CC_E_PARSE, "cannot decode '%s': corrupt or unsupported %s header (stb: %s)", name,
                        fmt_name[fmt], stbi_failure_reason() ? stbi_failure_reason() : "?");

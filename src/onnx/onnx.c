@@ -53,14 +53,15 @@ static int map_external(cc_graph *g, const char *base_dir, const ext_info *x, co
         return BAD(e, "initializer '%s': external data location '%s' must be a relative path inside the model's folder", tname, loc);
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", base_dir && *base_dir ? base_dir : ".", loc);
-    /* one mapping per file: exporters put all weights in one or a few files */
+    /* one mapping per file: exporters write one file for all weights, or (the
+     * default of onnx.save_model) one file per tensor */
     int mi = -1;
-    for (int i = 0; i < g->n_maps; i++)
+    for (int i = g->n_maps - 1; i >= 0 && mi < 0; i--)
         if (strcmp(g->maps[i].path, path) == 0) mi = i;
     if (mi < 0) {
-        if (g->n_maps >= (int)(sizeof g->maps / sizeof g->maps[0]))
-            return cc_errf(e, CC_E_LIMIT, "initializer '%s': more than 16 external data files", tname);
-        int fd = open(path, O_RDONLY);
+        if (g->n_maps >= 65536)
+            return cc_errf(e, CC_E_LIMIT, "initializer '%s': more than 65536 external data files", tname);
+        int fd = open(path, O_RDONLY | O_NONBLOCK);   /* a FIFO must not hang the load */
         if (fd < 0) return cc_errf(e, CC_E_IO, "initializer '%s': cannot open external data file '%s': %s", tname, path, strerror(errno));
         struct stat st;
         if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -75,11 +76,11 @@ static int map_external(cc_graph *g, const char *base_dir, const ext_info *x, co
         }
         close(fd);
         if (msize && !addr) return cc_errf(e, CC_E_IO, "initializer '%s': cannot map '%s'", tname, path);
-        mi = g->n_maps++;
-        g->maps[mi].addr = addr;
-        g->maps[mi].size = msize;
-        g->maps[mi].path = cc_graph_strdup(g, path, strlen(path));
-        if (!g->maps[mi].path) return CC_E_NOMEM;
+        mi = cc_graph_add_map(g, addr, msize, path);
+        if (mi < 0) {
+            if (addr) munmap(addr, msize);
+            return CC_E_NOMEM;
+        }
     }
     size_t size = g->maps[mi].size;
     void *addr = g->maps[mi].addr;
@@ -188,7 +189,13 @@ static int parse_tensor(cc_graph *g, pb_reader r, cc_tensor *t, int persistent, 
     for (int i = 0; i < t->ndim; i++)
         if (t->dims[i] < 0) return BAD(e, "tensor '%s' has a negative dimension", t->name);
     t->numel = cc_numel(t->dims, t->ndim);
-    if (t->numel < 0 || (uint64_t)t->numel > (SIZE_MAX / 8)) return cc_errf(e, CC_E_LIMIT, "tensor '%s': element count overflows", t->name);
+    if (t->numel < 0 || (uint64_t)t->numel > (SIZE_MAX / 8)) return cc_errf(e, CC_E_LIMIT, "tensor '%s': shape too large (a dimension above 2^31-1, or the element count overflows)", t->name);
+    {
+        char what[300];
+        snprintf(what, sizeof what, "tensor '%.200s'", t->name);
+        int lrc = cc_graph_check_size(g, t->numel, (dt == 1 || dt == 11) ? 4 : 8, what, e);
+        if (lrc) return lrc;
+    }
     t->dtype = (dt == 1 || dt == 11) ? CC_DT_FLOAT : CC_DT_INT64;
     t->is_const = 1;
     size_t need = (size_t)t->numel * (size_t)esz;
@@ -333,6 +340,8 @@ static int parse_attr(cc_graph *g, pb_reader r, cc_attr *a, const char *node, cc
 
 static int parse_node(cc_graph *g, pb_reader r, int opset, cc_err *e)
 {
+    if (g->n_nodes >= cc_graph_max_nodes(g))
+        return cc_errf(e, CC_E_LIMIT, "the graph has more than %lld nodes (cc_limits.max_nodes, CLI: CONTRASTCAM_MAX_NODES)", (long long)cc_graph_max_nodes(g));
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
         cc_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
@@ -439,6 +448,7 @@ static int parse_input(cc_graph *g, pb_reader r, cc_err *e)
         }
     }
     if (rc < 0 || !name) return BAD(e, "malformed graph input");
+    if (!*name) return BAD(e, "graph input without a name");
     int idx = cc_graph_find(g, name);
     if (idx >= 0 && g->tensors[idx].is_const) return 0;   /* old exporters list initializers as inputs */
     if (idx >= 0) return BAD(e, "graph input '%s' declared twice", name);
@@ -459,7 +469,13 @@ static int parse_input(cc_graph *g, pb_reader r, cc_err *e)
     t->ndim = ndim;
     memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndim);
     t->numel = cc_numel(dims, ndim);
-    if (t->numel <= 0) return cc_errf(e, CC_E_LIMIT, "graph input '%s': element count overflows", name);
+    if (t->numel <= 0) return cc_errf(e, CC_E_LIMIT, "graph input '%s': shape too large (a dimension above 2^31-1, or the element count overflows)", name);
+    {
+        char what[300];
+        snprintf(what, sizeof what, "graph input '%.200s'", name);
+        int lrc = cc_graph_check_size(g, t->numel, 4, what, e);
+        if (lrc) return lrc;
+    }
     int *ni = realloc(g->inputs, sizeof(int) * (size_t)(g->n_inputs + 1));
     if (!ni) return CC_E_NOMEM;
     g->inputs = ni;
@@ -499,9 +515,11 @@ static int parse_graph(cc_graph *g, pb_reader r, const char *base_dir, int persi
                 char *name = NULL;
                 while (pb_next(&vi, &h) == 1)
                     if (h.num == 1 && h.wt == PB_LEN) name = dup_bytes(g, &h.sub);
-                if (!name) return BAD(e, "graph output without a name");
+                if (!name || !*name) return BAD(e, "graph output without a name");
                 int idx = cc_graph_find(g, name);
                 if (idx < 0) return BAD(e, "graph output '%s' is not produced by any node", name);
+                for (int k = 0; k < g->n_outputs; k++)
+                    if (g->outputs[k] == idx) return BAD(e, "graph output '%s' declared twice", name);
                 int *no = realloc(g->outputs, sizeof(int) * (size_t)(g->n_outputs + 1));
                 if (!no) return CC_E_NOMEM;
                 g->outputs = no;

@@ -111,6 +111,10 @@ static int slice_view(const cc_node *n, cc_tensor **in, cct_view *v, int64_t *od
         seen[a] = 1;
         int64_t d = x->dims[a], s = st[i], t = en[i], p = np >= 0 ? sp[i] : 1;
         if (p == 0) return cc_errf(e, CC_E_ARG, "Slice '%s': step 0", n->name);
+        /* |step| >= d takes at most one element: clamping keeps the arithmetic
+         * below (t - s + p, str * step) far from overflowing */
+        if (p > CC_MAX_DIM) p = CC_MAX_DIM;
+        if (p < -CC_MAX_DIM) p = -CC_MAX_DIM;
         if (s < 0) s += d;   /* negative = counted from the end; no overflow as d >= 0 */
         if (t < 0) t += d;
         if (p > 0) {
@@ -123,7 +127,7 @@ static int slice_view(const cc_node *n, cc_tensor **in, cct_view *v, int64_t *od
             od[a] = s > t ? (s - t + (-p) - 1) / (-p) : 0;
         }
         b[a] = s;
-        step[a] = p;
+        step[a] = od[a] > 1 ? p : 1;   /* with one element or none the step is irrelevant */
     }
     v->nd = *ond = r;
     v->base = 0;
@@ -169,6 +173,8 @@ static int tile_view(const cc_node *n, cc_tensor **in, cct_view *v, int64_t *od,
     cct_strides(x->dims, x->ndim, str);
     for (int k = 0; k < x->ndim; k++) {
         if (rep[k] < 0) return cc_errf(e, CC_E_ARG, "Tile '%s': negative repeat", n->name);
+        if (rep[k] > CC_MAX_DIM || (x->dims[k] && rep[k] > CC_MAX_DIM / x->dims[k]))
+            return cc_errf(e, CC_E_LIMIT, "Tile '%s': repeat %lld makes axis %d too long", n->name, (long long)rep[k], k);
         od[k] = rep[k] * x->dims[k];
         v->dims[2 * k] = rep[k];
         v->str[2 * k] = 0;
@@ -282,6 +288,7 @@ static int split_sizes(const cc_node *n, cc_tensor **in, int a, int64_t *sz, cc_
         int64_t s = 0;
         for (int i = 0; i < m; i++) {
             if (tmp[i] < 0) return cc_errf(e, CC_E_SHAPE, "Split '%s': negative size", n->name);
+            if (tmp[i] > d) return cc_errf(e, CC_E_SHAPE, "Split '%s': size %lld is longer than the axis (%lld)", n->name, (long long)tmp[i], (long long)d);
             sz[i] = tmp[i];
             s += tmp[i];
         }

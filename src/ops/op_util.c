@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+void cc_msg_oneline(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 int cc_errf(cc_err *e, int code, const char *fmt, ...)
 {
     if (e) {
@@ -14,6 +20,7 @@ int cc_errf(cc_err *e, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        cc_msg_oneline(e->msg);
     }
     return code;
 }
@@ -59,7 +66,7 @@ int64_t cc_numel(const int64_t *dims, int ndim)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (dims[i] < 0) return -1;
+        if (dims[i] < 0 || dims[i] > CC_MAX_DIM) return -1;
         if (dims[i] != 0 && n > INT64_MAX / dims[i]) return -1;
         n *= dims[i];
     }
@@ -79,7 +86,15 @@ int cc_tensor_alloc(cc_tensor *t)
 
 int64_t cc_tensor_geti(const cc_tensor *t, int64_t i)
 {
-    if (t->dtype == CC_DT_FLOAT) return (int64_t)((const float *)t->data)[i];
+    if (t->dtype == CC_DT_FLOAT) {
+        /* saturating: a NaN or out-of-range float in a shape-like input must
+         * not be undefined behaviour (the op then refuses the value) */
+        float f = ((const float *)t->data)[i];
+        if (f != f) return 0;
+        if (f >= 9223372036854775808.0f) return INT64_MAX;
+        if (f < -9223372036854775808.0f) return INT64_MIN;
+        return (int64_t)f;
+    }
     return ((const int64_t *)t->data)[i];
 }
 

@@ -100,13 +100,23 @@ static int pad_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
 
     int64_t total_map = 0, outd[CC_MAX_DIMS];
     for (int i = 0; i < nd; i++) {
+        if (pb[i] < -CC_MAX_DIM || pb[i] > CC_MAX_DIM || pe[i] < -CC_MAX_DIM || pe[i] > CC_MAX_DIM)
+            return cc_errf(e, CC_E_LIMIT, "Pad: pads of axis %d (%lld, %lld) are out of range", i, (long long)pb[i], (long long)pe[i]);
         outd[i] = x->dims[i] + pb[i] + pe[i];
         if (outd[i] < 0) return cc_errf(e, CC_E_SHAPE, "Pad: negative pads crop more than axis %d holds", i);
         if (mode != PAD_CONSTANT && x->dims[i] == 0 && outd[i] > 0)
             return cc_errf(e, CC_E_SHAPE, "Pad: cannot %s-pad an empty axis", ms);
-        if (outd[i] > ((int64_t)1 << 40)) return cc_errf(e, CC_E_LIMIT, "Pad: output too large");
+        if (outd[i] > CC_MAX_DIM) return cc_errf(e, CC_E_LIMIT, "Pad: output too large");
         total_map += outd[i];
     }
+    /* the index maps hold one entry per output position along each axis: never
+     * more than the output itself (unless it is empty), and bounded so that a
+     * hostile pads value cannot make prepare allocate gigabytes before the
+     * tensor size limit is checked */
+    int64_t out_numel = cc_numel(outd, nd);
+    if (out_numel < 0 || total_map > out_numel + 64 || total_map > ((int64_t)1 << 22))
+        return cc_errf(e, CC_E_LIMIT, "Pad: output axes too long (%lld positions in all, at most %d supported)",
+                       (long long)total_map, 1 << 22);
     pad_params *p = calloc(1, sizeof *p + (size_t)total_map * sizeof(int64_t));
     if (!p) return cc_errf(e, CC_E_NOMEM, "Pad: out of memory");
     p->ndim = nd;
@@ -160,6 +170,7 @@ static int64_t pad_row_source(const pad_params *p, int64_t r)
         /* the copied middle of each row: o in [m0, m1) maps to o - pb */                           \
         const int64_t pbl = p->pb[p->ndim - 1];                                                     \
         int64_t m0 = pbl > 0 ? pbl : 0, m1 = pbl + p->in[p->ndim - 1];                               \
+        if (m0 > L) m0 = L;   /* a begin pad longer than the output (end pad negative) */           \
         if (m1 > L) m1 = L;                                                                         \
         if (m1 < m0) m1 = m0;                                                                       \
         _Pragma("omp parallel for schedule(static) if (p->out_numel >= CC_PAR_MIN)")                \

@@ -73,6 +73,8 @@ static int reshape_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *
         } else if (s[i] < 0) {
             return cc_errf(e, CC_E_SHAPE, "Reshape '%s': invalid dim %lld", n->name, (long long)s[i]);
         } else {
+            if (s[i] > CC_MAX_DIM || (s[i] && known > INT64_MAX / s[i]))
+                return cc_errf(e, CC_E_LIMIT, "Reshape '%s': shape[%d] = %lld is too large", n->name, i, (long long)s[i]);
             known *= s[i];
         }
     }
@@ -358,6 +360,9 @@ static int range_count(const cc_node *n, cc_tensor **in, int64_t *cnt, cc_err *e
     }
     if (d == 0) return cc_errf(e, CC_E_ARG, "Range '%s': delta is zero", n->name);
     double c = ceil((l - s) / d);
+    if (c != c) return cc_errf(e, CC_E_ARG, "Range '%s': start, limit or delta is not a number", n->name);
+    if (c > (double)CC_MAX_DIM)
+        return cc_errf(e, CC_E_LIMIT, "Range '%s': %g elements is too many", n->name, c);
     *cnt = c > 0 ? (int64_t)c : 0;
     return CC_E_OK;
 }
@@ -385,7 +390,8 @@ static int range_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_c
         for (int64_t i = 0; i < cnt; i++) ((float *)out[0]->data)[i] = s + (float)i * d;
     } else {
         int64_t s = *(int64_t *)in[0]->data, d = *(int64_t *)in[2]->data;
-        for (int64_t i = 0; i < cnt; i++) ((int64_t *)out[0]->data)[i] = s + i * d;
+        /* in uint64: wraps instead of overflowing; every value lies between start and limit */
+        for (int64_t i = 0; i < cnt; i++) ((int64_t *)out[0]->data)[i] = (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)d);
     }
     return CC_E_OK;
 }

@@ -25,6 +25,7 @@ int cct_need(const cc_node *n, cc_tensor **in, int k, cc_err *e)
 int cct_const_ints(const cc_node *n, const cc_tensor *t, const char *what,
                    int64_t *dst, int max, int *count, cc_err *e)
 {
+    if (!t) return cc_errf(e, CC_E_PARSE, "%s '%s': the %s input is missing", n->op_type, n->name, what);
     if (!t->is_const || !t->data)
         return cc_errf(e, CC_E_UNSUPPORTED,
                        "%s '%s': input '%s' (%s) must be a constant known at load time",

@@ -24,7 +24,7 @@ int cc_file_read(const char *path, size_t max_size, unsigned char **data, size_t
     *data = NULL;
     *size = 0;
     if (!path || !*path) return fail(err, errlen, CC_E_ARG, "%s%s", "", "empty file name");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not hang: refused below */
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)

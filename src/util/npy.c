@@ -32,6 +32,7 @@ static int npy_err(char *err, size_t errlen, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        cc_msg_oneline(err);
     }
     return code;
 }
@@ -209,6 +210,9 @@ int cc_npy_load_buffer(const void *buf, size_t size, cc_npy *out, char *err, siz
     size_t item = isz[dt];
     uint64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
+        if (dims[i] > CC_MAX_DIM)   /* as for model tensors: no dimension above 2^31-1 */
+            return npy_err(err, errlen, CC_E_LIMIT, "npy: dimension %d is %lld, more than %lld", i, (long long)dims[i],
+                           (long long)CC_MAX_DIM);
         if (dims[i] != 0 && numel > UINT64_MAX / (uint64_t)dims[i])
             return npy_err(err, errlen, CC_E_LIMIT, "npy: shape too large (element count overflows)");
         numel *= (uint64_t)dims[i];

@@ -1,0 +1,9 @@
+/* libFuzzer harness: npy (see fuzz/targets.c). */
+#include "targets.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_npy(data, size);
+    return 0;
+}

@@ -1,0 +1,9 @@
+/* libFuzzer harness: onnx (see fuzz/targets.c). */
+#include "targets.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_onnx(data, size);
+    return 0;
+}
