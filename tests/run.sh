@@ -5,9 +5,14 @@
 BUILD=${BUILD:-build}
 # idle OpenMP threads sleep instead of spinning, as the contrastcam CLI arranges for itself
 [ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export OMP_WAIT_POLICY=PASSIVE
+# tests compare runs bit for bit: the thread count must not follow the load
+export CONTRASTCAM_ADAPTIVE_THREADS="${CONTRASTCAM_ADAPTIVE_THREADS:-0}"
 export CC_BUILD="$BUILD" CC_PY="${PY:-/usr/bin/python3}"
 export CC_SHARED="${CC_SHARED:-$(cd .. && pwd)/shared}"
-export CC_FIXTURES="$BUILD/fixtures"
+# Generated fixtures (torch exports, oracle values) do not depend on the
+# build flavour: the sanitizer build may share the normal build's
+# (make check SAN=1 sets CC_FIXTURES=build/fixtures).
+export CC_FIXTURES="${CC_FIXTURES:-$BUILD/fixtures}"
 mkdir -p "$CC_FIXTURES" "$BUILD/logs"
 pass=0 fail=0 skip=0 failed=""
 for t in $(ls "$BUILD"/tests/test_* tests/test_*.sh 2>/dev/null | sort); do

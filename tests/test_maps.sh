@@ -19,7 +19,7 @@ mkdir -p "$FIX"
 rc=$?
 grep -v -i 'warn' "$FIX/gen_maps.log" | tail -n 3
 [ $rc = 0 ] || { echo "FAIL: tests/gen_maps.py failed (exit $rc), see $FIX/gen_maps.log"; exit 1; }
-WORK="$FIX/maps_work"
+WORK="$BUILD/maps_work"   # per build: make check and make check SAN=1 share $FIX
 rm -rf "$WORK" && mkdir -p "$WORK" || exit 1
 "$PY" tests/maps_check.py "$CLI" "$FIX/maps" "$WORK"
 rc=$?
