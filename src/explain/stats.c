@@ -22,6 +22,7 @@
  * upsampled and normalised one map at a time. */
 #include "contrastcam.h"
 #include "graph/internal.h"
+#include "image/image.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,38 +36,8 @@
  * second thread waits for a busy core (a shared machine) costs more than that. */
 #define PAR_MIN ((size_t)1 << 20)
 
-typedef struct tap {
-    int i0, i1;
-    float l0, l1;
-} tap;
-
-/* The same weights as src/image/upsample.c (axis_weights). */
-static void taps(int in, int out, tap *a)
-{
-    float scale = (float)in / (float)out;
-    for (int d = 0; d < out; d++) {
-        if (in == out) {
-            a[d].i0 = a[d].i1 = d;
-            a[d].l0 = 1.0f;
-            a[d].l1 = 0.0f;
-            continue;
-        }
-        double src = (double)scale * ((double)d + 0.5) - 0.5;
-        if (src < 0.0) src = 0.0;
-        int i0 = (int)src;
-        if (i0 > in - 1) i0 = in - 1;
-        float l1 = (float)(src - (double)i0);
-        if (l1 < 0.0f) l1 = 0.0f;
-        if (l1 > 1.0f) l1 = 1.0f;
-        a[d].i0 = i0;
-        a[d].i1 = i0 + (i0 < in - 1 ? 1 : 0);
-        a[d].l1 = l1;
-        a[d].l0 = 1.0f - l1;
-    }
-}
-
 /* Output positions at the ends of each run with the same taps. */
-static int extremes(const tap *a, int out, int *idx)
+static int extremes(const cc_tap *a, int out, int *idx)
 {
     int n = 0;
     for (int d = 0; d < out; d++) {
@@ -78,7 +49,7 @@ static int extremes(const tap *a, int out, int *idx)
 }
 
 /* U'U along one axis: G[i*3 + (j - i + 1)] for |j - i| <= 1; colsum[i] = sum_d U[d, i]. */
-static void gram(const tap *a, int out, int in, double *G, double *colsum)
+static void gram(const cc_tap *a, int out, int in, double *G, double *colsum)
 {
     memset(G, 0, sizeof(double) * (size_t)in * 3);
     memset(colsum, 0, sizeof(double) * (size_t)in);
@@ -114,7 +85,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     out->var = malloc(sizeof(float) * HW);
     out->rms = calloc((size_t)n, sizeof(float));
     out->flat = calloc((size_t)n, 1);
-    tap *ty = malloc(sizeof(tap) * (size_t)oh), *tx = malloc(sizeof(tap) * (size_t)ow);
+    cc_tap *ty = malloc(sizeof(cc_tap) * (size_t)oh), *tx = malloc(sizeof(cc_tap) * (size_t)ow);
     int *ey = malloc(sizeof(int) * (size_t)oh), *ex = malloc(sizeof(int) * (size_t)ow);
     double *V = malloc(sizeof(double) * (hw * (size_t)n + 1)), *c = malloc(sizeof(double) * ((size_t)n + 1));
     double *S1 = calloc(hw, sizeof(double)), *Sc = calloc(hw, sizeof(double)), *S2 = calloc(hw * 9, sizeof(double));
@@ -128,8 +99,8 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
         st = CC_ERR_NOMEM;
         goto done;
     }
-    taps(h, oh, ty);
-    taps(w, ow, tx);
+    cc_upsample_taps(h, oh, ty);
+    cc_upsample_taps(w, ow, tx);
     const int ny = extremes(ty, oh, ey), nx = extremes(tx, ow, ex);
     R1 = malloc(sizeof(double) * (size_t)h * (size_t)ow);
     Rc = malloc(sizeof(double) * (size_t)h * (size_t)ow);
@@ -164,12 +135,12 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
                 const float *r = mq + (size_t)i * (size_t)w;
                 double *ti = Tq + (size_t)i * (size_t)nx;
                 for (int b = 0; b < nx; b++) {
-                    const tap *X = &tx[ex[b]];
+                    const cc_tap *X = &tx[ex[b]];
                     ti[b] = (double)X->l0 * r[X->i0] + (double)X->l1 * r[X->i1];
                 }
             }
             for (int a = 0; a < ny; a++) {
-                const tap *Y = &ty[ey[a]];
+                const cc_tap *Y = &ty[ey[a]];
                 const double *t0 = Tq + (size_t)Y->i0 * (size_t)nx, *t1 = Tq + (size_t)Y->i1 * (size_t)nx;
                 double h0 = Y->l0, h1 = Y->l1;
                 for (int b = 0; b < nx; b++) {
@@ -231,7 +202,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
      * along x for every layer row (and row offset dy of the pair products) ... */
     for (int i = 0; i < h; i++)
         for (int x = 0; x < ow; x++) {
-            const tap *X = &tx[x];
+            const cc_tap *X = &tx[x];
             int ix[2] = { X->i0, X->i1 };
             double wx[2] = { X->l0, X->l1 };
             double r1 = 0, rc = 0, r2[3] = { 0, 0, 0 };
@@ -251,7 +222,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     /* ... then along y */
 #pragma omp parallel for schedule(static) if (HW >= 4 * PAR_MIN)
     for (int y = 0; y < oh; y++) {
-        const tap *Y = &ty[y];
+        const cc_tap *Y = &ty[y];
         int iy[2] = { Y->i0, Y->i1 };
         double wy[2] = { Y->l0, Y->l1 };
         for (int x = 0; x < ow; x++) {

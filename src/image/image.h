@@ -74,6 +74,12 @@ int cc_image_encode_png(const cc_image *img, unsigned char **png, size_t *size, 
  * neighbour clamped at the edge; within 1 ulp of torch's float32 output.
  * Returns CC_E_ARG for sizes < 1, CC_E_NOMEM. */
 int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, int dw);
+/* The taps of that upsampling along one axis: output d = l0 * in[i0] + l1 * in[i1]. */
+typedef struct cc_tap {
+    int i0, i1;
+    float l0, l1;
+} cc_tap;
+void cc_upsample_taps(int in, int out, cc_tap *a);
 
 /* In place: m = (m - min) / (max - min) in float32, so values lie in [0, 1].
  * When max - min is 0 or not finite (including any NaN or infinity in m) the

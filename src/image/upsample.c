@@ -16,12 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-typedef struct axis_w {
-    int i0, i1;
-    float l0, l1;
-} axis_w;
-
-static void axis_weights(int in, int out, axis_w *a)
+void cc_upsample_taps(int in, int out, cc_tap *a)
 {
     float scale = (float)in / (float)out;
     for (int d = 0; d < out; d++) {
@@ -48,14 +43,14 @@ static void axis_weights(int in, int out, axis_w *a)
 int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, int dw)
 {
     if (!src || !dst || sh < 1 || sw < 1 || dh < 1 || dw < 1) return CC_E_ARG;
-    axis_w *ay = malloc((size_t)dh * sizeof *ay), *ax = malloc((size_t)dw * sizeof *ax);
+    cc_tap *ay = malloc((size_t)dh * sizeof *ay), *ax = malloc((size_t)dw * sizeof *ax);
     if (!ay || !ax) {
         free(ay);
         free(ax);
         return CC_E_NOMEM;
     }
-    axis_weights(sh, dh, ay);
-    axis_weights(sw, dw, ax);
+    cc_upsample_taps(sh, dh, ay);
+    cc_upsample_taps(sw, dw, ax);
     for (int y = 0; y < dh; y++) {
         const float *r0 = src + (size_t)ay[y].i0 * (size_t)sw, *r1 = src + (size_t)ay[y].i1 * (size_t)sw;
         double h0 = ay[y].l0, h1 = ay[y].l1;
