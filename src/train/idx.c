@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-static int efmt(char *err, size_t errlen, int code, const char *fmt, ...)
+int cc_train_errf(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -29,31 +29,31 @@ int cc_idx_parse(const uint8_t *buf, size_t size, const char *what, cc_idx *out,
 {
     memset(out, 0, sizeof *out);
     if (!what) what = "IDX data";
-    if (size < 4) return efmt(err, errlen, CC_E_PARSE, "%s: too short for an IDX header (%zu bytes)", what, size);
+    if (size < 4) return cc_train_errf(err, errlen, CC_E_PARSE, "%s: too short for an IDX header (%zu bytes)", what, size);
     if (buf[0] != 0 || buf[1] != 0)
-        return efmt(err, errlen, CC_E_PARSE, "%s: not an IDX file (bad magic %02x %02x)", what, buf[0], buf[1]);
+        return cc_train_errf(err, errlen, CC_E_PARSE, "%s: not an IDX file (bad magic %02x %02x)", what, buf[0], buf[1]);
     if (buf[2] != 0x08)
-        return efmt(err, errlen, CC_E_UNSUPPORTED, "%s: IDX element type 0x%02x; only unsigned bytes (0x08) are supported",
+        return cc_train_errf(err, errlen, CC_E_UNSUPPORTED, "%s: IDX element type 0x%02x; only unsigned bytes (0x08) are supported",
                     what, buf[2]);
     int ndim = buf[3];
-    if (ndim < 1 || ndim > 4) return efmt(err, errlen, CC_E_UNSUPPORTED, "%s: IDX rank %d (need 1 to 4)", what, ndim);
+    if (ndim < 1 || ndim > 4) return cc_train_errf(err, errlen, CC_E_UNSUPPORTED, "%s: IDX rank %d (need 1 to 4)", what, ndim);
     size_t hdr = 4 + 4 * (size_t)ndim;
-    if (size < hdr) return efmt(err, errlen, CC_E_PARSE, "%s: truncated IDX header", what);
+    if (size < hdr) return cc_train_errf(err, errlen, CC_E_PARSE, "%s: truncated IDX header", what);
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         const uint8_t *p = buf + 4 + 4 * i;
         uint32_t d = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-        if (d == 0) return efmt(err, errlen, CC_E_PARSE, "%s: dimension %d is zero", what, i);
+        if (d == 0) return cc_train_errf(err, errlen, CC_E_PARSE, "%s: dimension %d is zero", what, i);
         if (d > (uint32_t)INT32_MAX || numel > CC_IDX_MAX_BYTES / (int64_t)d)
-            return efmt(err, errlen, CC_E_LIMIT, "%s: IDX data larger than %lld bytes", what, (long long)CC_IDX_MAX_BYTES);
+            return cc_train_errf(err, errlen, CC_E_LIMIT, "%s: IDX data larger than %lld bytes", what, (long long)CC_IDX_MAX_BYTES);
         out->dims[i] = d;
         numel *= d;
     }
     if ((uint64_t)(size - hdr) != (uint64_t)numel)
-        return efmt(err, errlen, CC_E_PARSE, "%s: header promises %lld bytes of data, the file holds %zu (%s)", what,
+        return cc_train_errf(err, errlen, CC_E_PARSE, "%s: header promises %lld bytes of data, the file holds %zu (%s)", what,
                     (long long)numel, size - hdr, (uint64_t)(size - hdr) < (uint64_t)numel ? "truncated" : "trailing bytes");
     out->data = malloc((size_t)numel);
-    if (!out->data) return efmt(err, errlen, CC_E_NOMEM, "%s: out of memory", what);
+    if (!out->data) return cc_train_errf(err, errlen, CC_E_NOMEM, "%s: out of memory", what);
     memcpy(out->data, buf + hdr, (size_t)numel);
     out->ndim = ndim;
     out->numel = numel;
@@ -64,23 +64,23 @@ int cc_idx_load(const char *path, cc_idx *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (stat(path, &st)) return efmt(err, errlen, CC_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return efmt(err, errlen, CC_E_IO, "'%s' is not a regular file", path);
+    if (stat(path, &st)) return cc_train_errf(err, errlen, CC_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return cc_train_errf(err, errlen, CC_E_IO, "'%s' is not a regular file", path);
     gzFile f = gzopen(path, "rb");
-    if (!f) return efmt(err, errlen, CC_E_IO, "cannot open '%s': %s", path, errno ? strerror(errno) : "out of memory");
+    if (!f) return cc_train_errf(err, errlen, CC_E_IO, "cannot open '%s': %s", path, errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
     size_t n = 0, cap = 1 << 20;
     uint8_t *buf = malloc(cap);
     int rc = 0;
-    if (!buf) rc = efmt(err, errlen, CC_E_NOMEM, "out of memory reading '%s'", path);
+    if (!buf) rc = cc_train_errf(err, errlen, CC_E_NOMEM, "out of memory reading '%s'", path);
     while (!rc) {
         if (n == cap) {
             if ((int64_t)cap > CC_IDX_MAX_BYTES) {
-                rc = efmt(err, errlen, CC_E_LIMIT, "'%s': more than %lld bytes", path, (long long)CC_IDX_MAX_BYTES);
+                rc = cc_train_errf(err, errlen, CC_E_LIMIT, "'%s': more than %lld bytes", path, (long long)CC_IDX_MAX_BYTES);
                 break;
             }
             uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { rc = efmt(err, errlen, CC_E_NOMEM, "out of memory reading '%s'", path); break; }
+            if (!nb) { rc = cc_train_errf(err, errlen, CC_E_NOMEM, "out of memory reading '%s'", path); break; }
             buf = nb;
             cap *= 2;
         }
@@ -89,7 +89,7 @@ int cc_idx_load(const char *path, cc_idx *out, char *err, size_t errlen)
         if (got < 0) {
             int zerr;
             const char *msg = gzerror(f, &zerr);
-            rc = efmt(err, errlen, CC_E_PARSE, "'%s': corrupt or truncated gzip data (%s)", path, msg ? msg : "?");
+            rc = cc_train_errf(err, errlen, CC_E_PARSE, "'%s': corrupt or truncated gzip data (%s)", path, msg ? msg : "?");
             break;
         }
         if (got == 0) break;
@@ -97,9 +97,9 @@ int cc_idx_load(const char *path, cc_idx *out, char *err, size_t errlen)
     }
     int zc = gzclose(f);
     if (!rc && zc != Z_OK && zc != Z_BUF_ERROR)
-        rc = efmt(err, errlen, CC_E_PARSE, "'%s': gzip stream error on close (%d)", path, zc);
+        rc = cc_train_errf(err, errlen, CC_E_PARSE, "'%s': gzip stream error on close (%d)", path, zc);
     if (!rc && zc == Z_BUF_ERROR)
-        rc = efmt(err, errlen, CC_E_PARSE, "'%s': truncated gzip stream", path);
+        rc = cc_train_errf(err, errlen, CC_E_PARSE, "'%s': truncated gzip stream", path);
     if (!rc) rc = cc_idx_parse(buf, n, path, out, err, errlen);
     free(buf);
     return rc;
@@ -116,22 +116,22 @@ int cc_dataset_load(const char *images_path, const char *labels_path, int n_clas
                     cc_dataset *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
-    if (n_classes < 2 || n_classes > 256) return efmt(err, errlen, CC_E_ARG, "bad class count %d", n_classes);
+    if (n_classes < 2 || n_classes > 256) return cc_train_errf(err, errlen, CC_E_ARG, "bad class count %d", n_classes);
     cc_idx im, lb;
     int rc = cc_idx_load(images_path, &im, err, errlen);
     if (rc) return rc;
     rc = cc_idx_load(labels_path, &lb, err, errlen);
     if (rc) { cc_idx_free(&im); return rc; }
-    if (im.ndim != 3) rc = efmt(err, errlen, CC_E_SHAPE, "'%s': images must be [N, H, W], got rank %d", images_path, im.ndim);
-    else if (lb.ndim != 1) rc = efmt(err, errlen, CC_E_SHAPE, "'%s': labels must be [N], got rank %d", labels_path, lb.ndim);
+    if (im.ndim != 3) rc = cc_train_errf(err, errlen, CC_E_SHAPE, "'%s': images must be [N, H, W], got rank %d", images_path, im.ndim);
+    else if (lb.ndim != 1) rc = cc_train_errf(err, errlen, CC_E_SHAPE, "'%s': labels must be [N], got rank %d", labels_path, lb.ndim);
     else if (im.dims[0] != lb.dims[0])
-        rc = efmt(err, errlen, CC_E_SHAPE, "'%s' holds %lld images but '%s' holds %lld labels", images_path,
+        rc = cc_train_errf(err, errlen, CC_E_SHAPE, "'%s' holds %lld images but '%s' holds %lld labels", images_path,
                   (long long)im.dims[0], labels_path, (long long)lb.dims[0]);
     else if (im.dims[0] > INT32_MAX / 2 || im.dims[1] > 4096 || im.dims[2] > 4096)
-        rc = efmt(err, errlen, CC_E_LIMIT, "'%s': too many or too large images", images_path);
+        rc = cc_train_errf(err, errlen, CC_E_LIMIT, "'%s': too many or too large images", images_path);
     for (int64_t i = 0; !rc && i < lb.numel; i++)
         if (lb.data[i] >= n_classes)
-            rc = efmt(err, errlen, CC_E_PARSE, "'%s': label %d at index %lld is not below %d", labels_path, lb.data[i],
+            rc = cc_train_errf(err, errlen, CC_E_PARSE, "'%s': label %d at index %lld is not below %d", labels_path, lb.data[i],
                       (long long)i, n_classes);
     if (rc) { cc_idx_free(&im); cc_idx_free(&lb); return rc; }
     d->n = (int)im.dims[0];

@@ -13,17 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int efmt(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static void add_param(cc_net *net, int layer, const char *lname, const char *suffix, int ndim, const int64_t *dims,
                       int64_t fan_in, int is_bias)
 {
@@ -42,9 +31,9 @@ int cc_net_parse(cc_net *net, const char *arch, int in_c, int in_h, int in_w, in
 {
     memset(net, 0, sizeof *net);
     if (in_c < 1 || in_h < 1 || in_w < 1 || n_classes < 2 || in_c > 4096 || in_h > 4096 || in_w > 4096 || n_classes > 100000)
-        return efmt(err, errlen, CC_E_ARG, "bad network input shape or class count");
+        return cc_train_errf(err, errlen, CC_E_ARG, "bad network input shape or class count");
     if (!arch) arch = "";
-    if (strlen(arch) >= sizeof net->arch) return efmt(err, errlen, CC_E_ARG, "architecture string too long");
+    if (strlen(arch) >= sizeof net->arch) return cc_train_errf(err, errlen, CC_E_ARG, "architecture string too long");
     snprintf(net->arch, sizeof net->arch, "%s", arch);
     net->in_c = in_c;
     net->in_h = in_h;
@@ -60,23 +49,23 @@ int cc_net_parse(cc_net *net, const char *arch, int in_c, int in_h, int in_w, in
         long units = 0;
         if (!last && (kind == 'c' || kind == 'f')) {
             char *end;
-            if (!isdigit((unsigned char)*p)) return efmt(err, errlen, CC_E_ARG, "architecture '%s': '%c' needs a size, e.g. %c32", arch, kind, kind);
+            if (!isdigit((unsigned char)*p)) return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': '%c' needs a size, e.g. %c32", arch, kind, kind);
             units = strtol(p, &end, 10);
             p = end;
-            if (units < 1 || units > 65536) return efmt(err, errlen, CC_E_ARG, "architecture '%s': size %ld out of range", arch, units);
+            if (units < 1 || units > 65536) return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': size %ld out of range", arch, units);
         } else if (!last && kind != 'p' && kind != 'g') {
-            return efmt(err, errlen, CC_E_ARG, "architecture '%s': unknown layer '%c' (use cN, p, g, fN)", arch, kind);
+            return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': unknown layer '%c' (use cN, p, g, fN)", arch, kind);
         }
         if (last) units = n_classes;
         while (*p == ' ') p++;
-        if (!last && *p && *p != ',') return efmt(err, errlen, CC_E_ARG, "architecture '%s': expected ',' before '%s'", arch, p);
+        if (!last && *p && *p != ',') return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': expected ',' before '%s'", arch, p);
         if (*p == ',') p++;
-        if (net->n_layers >= CC_NET_MAX_LAYERS) return efmt(err, errlen, CC_E_LIMIT, "architecture '%s': more than %d layers", arch, CC_NET_MAX_LAYERS);
+        if (net->n_layers >= CC_NET_MAX_LAYERS) return cc_train_errf(err, errlen, CC_E_LIMIT, "architecture '%s': more than %d layers", arch, CC_NET_MAX_LAYERS);
         cc_net_layer *L = &net->layers[net->n_layers];
         L->in_c = c; L->in_h = h; L->in_w = w;
         L->units = (int)units;
         if ((kind == 'c' || kind == 'p' || kind == 'g') && h == 0)
-            return efmt(err, errlen, CC_E_ARG, "architecture '%s': '%c' after a fully connected layer", arch, kind);
+            return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': '%c' after a fully connected layer", arch, kind);
         int64_t dims[4];
         char lname[32];
         switch (kind) {
@@ -92,7 +81,7 @@ int cc_net_parse(cc_net *net, const char *arch, int in_c, int in_h, int in_w, in
             if (h * w > 1) snprintf(net->target, sizeof net->target, "%s", L->out_name);
             break;
         case 'p':
-            if (h < 2 || w < 2) return efmt(err, errlen, CC_E_ARG, "architecture '%s': nothing left to pool (%dx%d)", arch, h, w);
+            if (h < 2 || w < 2) return cc_train_errf(err, errlen, CC_E_ARG, "architecture '%s': nothing left to pool (%dx%d)", arch, h, w);
             L->kind = CC_LAYER_MAXPOOL;
             npool++;
             snprintf(L->out_name, sizeof L->out_name, "pool%d", npool);
@@ -110,7 +99,7 @@ int cc_net_parse(cc_net *net, const char *arch, int in_c, int in_h, int in_w, in
             if (last) snprintf(L->out_name, sizeof L->out_name, "logits");
             else snprintf(L->out_name, sizeof L->out_name, "fc%d_relu", nfc);
             int64_t in = h ? (int64_t)c * h * w : c;
-            if (in > INT32_MAX / 2) return efmt(err, errlen, CC_E_LIMIT, "architecture '%s': layer too large", arch);
+            if (in > INT32_MAX / 2) return cc_train_errf(err, errlen, CC_E_LIMIT, "architecture '%s': layer too large", arch);
             dims[0] = units; dims[1] = in;
             add_param(net, net->n_layers, lname, "weight", 2, dims, in, 0);
             add_param(net, net->n_layers, lname, "bias", 1, dims, in, 1);
@@ -118,7 +107,7 @@ int cc_net_parse(cc_net *net, const char *arch, int in_c, int in_h, int in_w, in
         } break;
         }
         if ((int64_t)c * (h ? h : 1) * (w ? w : 1) > ((int64_t)1 << 26))
-            return efmt(err, errlen, CC_E_LIMIT, "architecture '%s': activation too large", arch);
+            return cc_train_errf(err, errlen, CC_E_LIMIT, "architecture '%s': activation too large", arch);
         L->out_c = c; L->out_h = h; L->out_w = w;
         net->n_layers++;
         if (last) break;

@@ -23,6 +23,9 @@
 
 /* ---- IDX files and datasets ------------------------------------------------- */
 
+/* Format an error message into err (when given) and return code. */
+int cc_train_errf(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 #define CC_IDX_MAX_BYTES ((int64_t)1 << 31)   /* refuse larger files */
 
 typedef struct cc_idx {
