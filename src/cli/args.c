@@ -21,8 +21,29 @@ static int floats(const char *s, float *v, int max)
     return n;
 }
 
+/* argv[*i] is "--name=value" or "--name" followed by its value (a name in the
+ * NULL-terminated list `valued`): the name goes to name, the value to *v, and *i
+ * past what was used.  Returns -1 to go on, else an exit code (unknown option,
+ * missing value); an unknown "--name=value" is left to the caller. */
+int cli_option(int argc, char **argv, int *i, const char *const *valued, char *name, size_t name_len, const char **v)
+{
+    const char *a = argv[*i], *eq = strchr(a, '=');
+    if (eq && (size_t)(eq - a) < name_len) {
+        memcpy(name, a, (size_t)(eq - a));
+        name[eq - a] = 0;
+        *v = eq + 1;
+        return -1;
+    }
+    snprintf(name, name_len, "%s", a);
+    int known = 0;
+    for (size_t k = 0; valued[k]; k++) known |= !strcmp(name, valued[k]);
+    if (!known) return cli_fail(EXIT_USAGE, "unknown option %s (see --help)", name);
+    if (*i + 1 >= argc) return cli_fail(EXIT_USAGE, "option %s needs a value (see --help)", a);
+    *v = argv[++*i];
+    return -1;
+}
+
 /* Returns -1 to continue, else an exit code (0 after --help). */
-int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
 int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image)
 {
     memset(o, 0, sizeof *o);
@@ -37,21 +58,10 @@ int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_im
         if (a[0] == '-' && a[1] == '-') {
             const char *v = NULL;
             char name[64];
-            const char *eq = strchr(a, '=');
-            if (eq && (size_t)(eq - a) < sizeof name) {
-                memcpy(name, a, (size_t)(eq - a));
-                name[eq - a] = 0;
-                v = eq + 1;
-            } else {
-                snprintf(name, sizeof name, "%s", a);
-                static const char *const valued[] = { "--layer", "--class", "--contrast", "--out", "--labels", "--input-npy",
-                                                      "--top", "--target-value", "--size", "--mean", "--std" };
-                int known = 0;
-                for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known |= !strcmp(name, valued[k]);
-                if (!known) return cli_fail(EXIT_USAGE, "unknown option %s (see --help)", name);
-                if (i + 1 >= argc) return cli_fail(EXIT_USAGE, "option %s needs a value (see --help)", a);
-                v = argv[++i];
-            }
+            static const char *const valued[] = { "--layer", "--class", "--contrast", "--out", "--labels", "--input-npy",
+                                                  "--top", "--target-value", "--size", "--mean", "--std", NULL };
+            int rc = cli_option(argc, argv, &i, valued, name, sizeof name, &v);
+            if (rc >= 0) return rc;
             if (!strcmp(name, "--layer")) o->layer = v;
             else if (!strcmp(name, "--class")) o->class_arg = v;
             else if (!strcmp(name, "--contrast")) o->contrast_arg = v;

@@ -60,6 +60,9 @@ int cli_env_limit(const char *name, uint64_t dflt, uint64_t *out);
 /* Model input from an image or .npy (src/cli/input.c). */
 int cli_prepare_input(const cli_opts *o, cli_run *r);
 
+/* Parse the options every model command shares; -1 to go on, else an exit code (0 after --help). */
+int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
+int cli_option(int argc, char **argv, int *i, const char *const *valued, char *name, size_t name_len, const char **v);
 int cmd_layers(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_explain(int argc, char **argv);

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
 void cli_print_top(FILE *f, const cli_run *r, int k);
 
 static const char *usage =

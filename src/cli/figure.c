@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
 
 static const char *usage =
     "usage: contrastcam figure MODEL IMAGE [--out FILE.png] [--class P] [--contrast Q[,Q...] | top:K]\n"

@@ -84,22 +84,11 @@ static int parse(int argc, char **argv, iqa_opts *o)
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
         if (a[0] == '-' && a[1] == '-') {
             char name[64];
-            const char *v;
-            const char *eq = strchr(a, '=');
-            if (eq && (size_t)(eq - a) < sizeof name) {
-                memcpy(name, a, (size_t)(eq - a));
-                name[eq - a] = 0;
-                v = eq + 1;
-            } else {
-                snprintf(name, sizeof name, "%s", a);
-                static const char *const valued[] = { "--ref", "--dist", "--target", "--stride", "--patch", "--out",
-                                                      "--composite", "--batch", "--threads", "--layer" };
-                int known = 0;
-                for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known |= !strcmp(name, valued[k]);
-                if (!known) return cli_fail(EXIT_USAGE, "unknown option %s (see contrastcam iqa --help)", name);
-                if (i + 1 >= argc) return cli_fail(EXIT_USAGE, "option %s needs a value (see --help)", a);
-                v = argv[++i];
-            }
+            const char *v = NULL;
+            static const char *const valued[] = { "--ref", "--dist", "--target", "--stride", "--patch", "--out",
+                                                  "--composite", "--batch", "--threads", "--layer", NULL };
+            int orc = cli_option(argc, argv, &i, valued, name, sizeof name, &v);
+            if (orc >= 0) return orc;
             if (!strcmp(name, "--ref")) o->ref = v;
             else if (!strcmp(name, "--dist")) o->dist = v;
             else if (!strcmp(name, "--out")) o->out_dir = v;

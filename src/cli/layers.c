@@ -1,7 +1,6 @@
 /* contrastcam layers: the tensors a user can pick as the target layer. */
 #include "cli.h"
 
-int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
 
 static const char *usage =
     "usage: contrastcam layers MODEL\n"

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 
-int cli_parse(int argc, char **argv, cli_opts *o, const char *usage, int want_image);
 
 static const char *usage =
     "usage: contrastcam predict MODEL (IMAGE | --input-npy [NAME=]FILE) [--top K] [--json]\n"
