@@ -3,8 +3,8 @@
 # images and draws the paper's figure for each, into out/demo/.
 set -e
 BUILD=${BUILD:-build}
-# idle OpenMP threads sleep instead of spinning, as the contrastcam CLI arranges for itself
-[ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export OMP_WAIT_POLICY=PASSIVE
+# idle OpenMP threads spin briefly, then sleep, as the contrastcam CLI arranges for itself
+[ -n "$OMP_WAIT_POLICY$GOMP_SPINCOUNT" ] || export GOMP_SPINCOUNT=10000
 CLI="$BUILD/contrastcam"
 MODEL=models/fashion_cnn.onnx
 DATA=/usr/share/datasets/fashion-mnist
