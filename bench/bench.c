@@ -372,7 +372,7 @@ int main(int argc, char **argv)
             if (phase == 2) prof_report("bwd-allQ", 1, iters, tot_a / iters, json, &first);
             if (phase == 1) fprintf(stderr, "  %-10s alpha (spatial mean of the gradient) + maps: %.2f ms\n", "post-1Q", post_1 / iters);
             if (phase == 2) fprintf(stderr, "  %-10s alpha (spatial mean of the gradient) + maps: %.2f ms\n", "post-allQ", post_a / iters);
-            if (phase == 0) prof_top_nodes("forward", 0, iters, 8);
+            if (phase == 0) prof_top_nodes("forward", 0, iters, getenv("BENCH_TOP") ? atoi(getenv("BENCH_TOP")) : 8);
             if (phase == 2) prof_top_nodes("bwd-allQ", 1, iters, 8);
         }
         printf("],\"forward_ms\":%.3f,\"bwd1_ms\":%.3f,\"bwdall_ms\":%.3f,\"post1_ms\":%.3f,\"postall_ms\":%.3f,"

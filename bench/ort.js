@@ -28,7 +28,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   const sess = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
-    intraOpNumThreads: 2,
+    intraOpNumThreads: parseInt(process.env.ORT_THREADS || '2', 10),
     interOpNumThreads: 1,
     // graphOptimizationLevel left at its default ('all')
   });

@@ -14,6 +14,9 @@
  * test_ prefix because it needs a fixture root (tests/run.sh runs test_* bare).
  * Prints one line per case; exits 1 if any case fails or none was found.
  * FILTER (or $CC_ORACLE_FILTER) keeps only cases whose name contains it.
+ * CC_ORACLE_KEEP=1 runs every case in the memory-saving mode instead
+ * (cc_session_keep of the tensors the case reads: shared buffers, fused
+ * Conv -> Relu / Clip).
  */
 #include "contrastcam.h"
 #include "util/npy.h"
@@ -215,6 +218,20 @@ static int run_case(ctx *c)
         c->input_idx[i] = t;
         st = cc_session_set_input(c->sess, t, c->inputs[i].data, (size_t)c->inputs[i].numel);
         if (st != CC_OK) FAILF(c, "set_input %s: %s: %s", l->tensor, cc_status_str(st), cc_session_errmsg(c->sess));
+    }
+    if (getenv("CC_ORACLE_KEEP") && atoi(getenv("CC_ORACLE_KEEP"))) {
+        /* the memory-saving mode (shared buffers, Conv -> Relu / Clip fused):
+         * keep every tensor a line reads, the rest may share or vanish */
+        int keep[4 * MAXL], nk = 0;
+        for (int i = 0; i < c->m.n_out; i++) keep[nk++] = cc_model_find_tensor(c->model, c->m.out[i].tensor);
+        for (int i = 0; i < c->m.n_gr; i++) {
+            keep[nk++] = cc_model_find_tensor(c->model, c->m.gr[i].from);
+            keep[nk++] = cc_model_find_tensor(c->model, c->m.gr[i].target);
+        }
+        int nv = 0;
+        for (int i = 0; i < nk; i++) if (keep[i] >= 0) keep[nv++] = keep[i];
+        st = cc_session_keep(c->sess, keep, nv);
+        if (st != CC_OK) FAILF(c, "keep: %s: %s", cc_status_str(st), cc_session_errmsg(c->sess));
     }
     if (do_forward(c)) return -1;
 

@@ -18,4 +18,7 @@ mkdir -p "$FIX"
 rc=$?
 grep -v -i 'warn' "$FIX/gen_models.log"
 [ $rc = 0 ] || { echo "FAIL: tests/gen_models.py failed (exit $rc), see $FIX/gen_models.log"; exit 1; }
-exec "$RUNNER" "$FIX/models"
+"$RUNNER" "$FIX/models" || exit 1
+# again with shared buffers and fused Conv -> Relu / Clip (cc_session_keep)
+echo "memory-saving mode:"
+CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/models"

@@ -135,6 +135,8 @@ float *cc_scratch(cc_ctx *ctx, int slot, size_t n)
     return ctx->slot[slot].p;
 }
 
+const cc_post *cc_ctx_post(const cc_ctx *ctx) { return &ctx->post; }
+
 void cc_ctx_free(cc_ctx *c)
 {
     for (int i = 0; i < 8; i++) free(c->slot[i].p);

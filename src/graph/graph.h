@@ -61,6 +61,7 @@ int cc_graph_build(cc_graph *g, cc_err *e);
 /* Scratch memory for kernels (src/graph/ctx.c). */
 struct cc_ctx {
     struct { float *p; size_t cap; } slot[8];
+    cc_post post;             /* set by the session around a fused node's forward call */
 };
 void cc_ctx_free(cc_ctx *c);
 #endif

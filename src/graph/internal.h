@@ -23,6 +23,8 @@ struct cc_session {
     double cam_macs;          /* its multiply-add estimate when projected (for bench/) */
     float **pool;             /* cc_session_keep: shared buffers of the activations not kept */
     int n_pool;
+    int *fuse;                /* cc_session_keep, per node: the activation node fused into it, -2 for that
+                                 activation node (skipped), -1 otherwise; NULL: no fusion */
     cc_ctx ctx;
     char err[1024];
 };

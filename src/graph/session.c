@@ -25,7 +25,7 @@ cc_status cc_session_fail(cc_session *s, int code, const char *msg)
  * number of runnable tasks (/proc/loadavg, 4th field): when they outnumber the
  * cores, the call runs single-threaded (OpenBLAS's OpenMP build follows
  * omp_get_max_threads()); otherwise with every thread.  Sleeping idle threads
- * (OMP_WAIT_POLICY=PASSIVE, src/cli/main.c) do not help here: with two busy
+ * (OMP_WAIT_POLICY=PASSIVE) do not help here: with two busy
  * processes beside it a MobileNetV2 forward took 400 ms on two threads and
  * 62 ms on one.  The price: another thread count can change how OpenBLAS
  * splits a product, so without a pinned count maps may differ between runs at
@@ -83,12 +83,54 @@ cc_status cc_session_new(const cc_model *m, cc_session **out)
     return CC_OK;
 }
 
+static int node_is_const(const cc_session *s, const cc_node *n);
+
 static void pool_free(cc_session *s)
 {
     for (int i = 0; i < s->n_pool; i++) free(s->pool[i]);
     free(s->pool);
     s->pool = NULL;
     s->n_pool = 0;
+    free(s->fuse);
+    s->fuse = NULL;
+}
+
+/* Conv -> Relu / Clip as one node (cc_ctx_post) when the convolution's output
+ * is read by that activation alone and not needed otherwise (not kept, not an
+ * input of a node the backward pass visits): the pre-activation values are
+ * then never written, which saves a pass over memory per layer (MobileNetV2
+ * has 35 such pairs).  need: the kept tensors of cc_session_keep. */
+static int plan_fusion(cc_session *s, const unsigned char *need)
+{
+    const cc_graph *g = &s->m->g;
+    int nt = g->n_tensors;
+    int *uses = calloc((size_t)nt, sizeof *uses), *reader = malloc(sizeof(int) * (size_t)nt);
+    s->fuse = malloc(sizeof(int) * (size_t)(g->n_nodes ? g->n_nodes : 1));
+    if (!uses || !reader || !s->fuse) { free(uses); free(reader); return -1; }
+    for (int i = 0; i < g->n_nodes; i++) {
+        s->fuse[i] = -1;
+        const cc_node *nd = &g->nodes[i];
+        for (int j = 0; j < nd->n_in; j++)
+            if (nd->in[j] >= 0) uses[nd->in[j]]++, reader[nd->in[j]] = i;
+    }
+    cc_tensor *in[MAX_IO];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *nd = &g->nodes[i];
+        if (s->fuse[i] != -1 || !cc_op_fuses_post(nd->op) || nd->n_out != 1 || node_is_const(s, nd)) continue;
+        int t = nd->out[0];
+        if (need[t] || uses[t] != 1 || s->t[t].dtype != CC_DT_FLOAT) continue;
+        int j = reader[t];
+        const cc_node *a = &g->nodes[j];
+        if (a->n_in < 1 || a->in[0] != t || a->n_out != 1) continue;
+        for (int k = 0; k < a->n_in; k++) in[k] = a->in[k] >= 0 ? &s->t[a->in[k]] : NULL;
+        cc_post post;
+        if (!cc_post_of_node(a, in, &post)) continue;
+        s->fuse[i] = j;
+        s->fuse[j] = -2;
+    }
+    free(uses);
+    free(reader);
+    return 0;
 }
 
 void cc_session_free(cc_session *s)
@@ -131,8 +173,6 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
     s->forwarded = 0;
     return CC_OK;
 }
-
-static int node_is_const(const cc_session *s, const cc_node *n);
 
 /* Liveness-based sharing of activation memory (see contrastcam.h).  Kept: the
  * graph inputs and outputs, the named tensors, and every input and output of
@@ -195,12 +235,14 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     cap = calloc((size_t)nt + 1, sizeof *cap);
     busy = calloc((size_t)nt + 1, 1);
     s->pool = calloc((size_t)nt + 1, sizeof *s->pool);
-    if (!cap || !busy || !s->pool) { st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); goto out; }
+    if (!cap || !busy || !s->pool || plan_fusion(s, need)) { st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); goto out; }
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *nd = &g->nodes[i];
-        if (node_is_const(s, nd)) continue;
-        for (int j = 0; j < nd->n_out; j++) {
-            int t = nd->out[j];
+        if (node_is_const(s, nd) || s->fuse[i] == -2) continue;
+        /* a fused pair writes the activation's output at the convolution's turn */
+        const cc_node *wr = s->fuse[i] >= 0 ? &g->nodes[s->fuse[i]] : nd;
+        for (int j = 0; j < wr->n_out; j++) {
+            int t = wr->out[j];
             if (need[t] || s->t[t].is_const || s->t[t].dtype != CC_DT_FLOAT || owner[t] >= 0) continue;
             size_t sz = s->t[t].numel ? (size_t)s->t[t].numel : 1;
             int best = -1;
@@ -219,13 +261,23 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     }
     for (int b = 0; b < s->n_pool && st == CC_OK; b++)
         if (!(s->pool[b] = calloc(cap[b], sizeof(float)))) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
-    if (st == CC_OK)
+
+    if (st == CC_OK) {
         for (int t = 0; t < nt; t++) {
             if (owner[t] < 0) continue;
             free(s->act[t]);
             s->act[t] = NULL;
             s->t[t].data = s->pool[owner[t]];
         }
+        /* a fused convolution's own output is never written: no memory of its own */
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (s->fuse[i] < 0) continue;
+            int t = g->nodes[i].out[0];
+            free(s->act[t]);
+            s->act[t] = NULL;
+            s->t[t].data = s->t[g->nodes[s->fuse[i]].out[0]].data;
+        }
+    }
 out:
     if (st) cc_session_keep(s, NULL, 0);
     free(need); free(dep); free(reach); free(last); free(owner); free(cap); free(busy);
@@ -253,8 +305,17 @@ cc_status cc_session_forward(cc_session *s)
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *n = &g->nodes[i];
         if (node_is_const(s, n)) continue;
+        int fused = s->fuse ? s->fuse[i] : -1;
+        if (fused == -2) continue;   /* applied by its producer */
         node_io(s, n, in, out);
+        if (fused >= 0) {            /* write the activation's output, activated */
+            const cc_node *a = &g->nodes[fused];
+            cc_tensor *ain[MAX_IO];
+            node_io(s, a, ain, out);
+            cc_post_of_node(a, ain, &s->ctx.post);
+        }
         int rc = n->op->forward(n, in, out, &s->ctx);
+        s->ctx.post.kind = CC_POST_NONE;
         if (rc) {
             char msg[256];
             snprintf(msg, sizeof msg, "forward failed at node '%s' (%s)%s", n->name, n->op_type,

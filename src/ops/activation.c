@@ -118,6 +118,25 @@ static void unary_params(const cc_node *n, cc_tensor **in, int kind, float *al, 
     }
 }
 
+int cc_post_of_node(const cc_node *n, cc_tensor **in, cc_post *post)
+{
+    const cc_tensor *x = ew_in(n, in, 0);
+    if (!x || x->dtype != CC_DT_FLOAT || n->n_out != 1) return 0;
+    if (!strcmp(n->op->op_type, "Relu")) {
+        post->kind = CC_POST_RELU;
+        post->lo = post->hi = 0;
+        return 1;
+    }
+    if (strcmp(n->op->op_type, "Clip")) return 0;
+    for (int i = 1; i < n->n_in && i <= 2; i++) {
+        const cc_tensor *t = ew_in(n, in, i);
+        if (t && !(t->is_const && t->data)) return 0;
+    }
+    post->kind = CC_POST_CLIP;
+    unary_params(n, in, U_Clip, &post->lo, &post->hi);
+    return 1;
+}
+
 static int unary_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e, int kind)
 {
     const cc_tensor *x = ew_in(n, in, 0);

@@ -67,6 +67,28 @@ typedef struct cc_ctx cc_ctx;
  * with the same slot in this kernel call; NULL on out-of-memory. */
 float *cc_scratch(cc_ctx *ctx, int slot, size_t n);
 
+/* An activation fused into the op that produces its input: the session runs
+ * Conv -> Relu / Clip as one node when nothing reads the pre-activation
+ * (src/graph/session.c), and the producer applies it while its output is
+ * still in cache, instead of one more pass over memory.  The expressions are
+ * the Relu / Clip forward ones, NaN handling included. */
+enum { CC_POST_NONE = 0, CC_POST_RELU = 1, CC_POST_CLIP = 2 };
+typedef struct cc_post {
+    int kind;
+    float lo, hi;             /* CC_POST_CLIP bounds */
+} cc_post;
+/* The activation the current forward call must apply to its first output
+ * (kind CC_POST_NONE when none). */
+const cc_post *cc_ctx_post(const cc_ctx *ctx);
+/* y[i] = post(y[i] + bias) for i < n, on the calling thread. */
+void cc_post_apply(float *y, int64_t n, float bias, const cc_post *post);
+/* y[r * len + i] = post(y[r * len + i] + (bias ? bias[r] : 0)) for r < rows:
+ * the epilogue of a product that wrote y without its bias. */
+void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const cc_post *post);
+/* Whether node n (with its inputs) is an activation the session may fuse: a
+ * float Relu, or a float Clip whose bounds are absent or constant. */
+int cc_post_of_node(const cc_node *n, cc_tensor **in, cc_post *post);
+
 /* Status codes returned by prepare/forward/backward; message in err. */
 typedef struct cc_err {
     char msg[512];
@@ -118,11 +140,22 @@ int64_t cc_tensor_geti(const cc_tensor *t, int64_t i);
 /* NumPy-style broadcast of two shapes; returns 0 or -1 if incompatible. */
 int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_t *dims);
 
+/* The direct (non-BLAS) inner loops are built for baseline x86-64, AVX2
+ * (x86-64-v3) and AVX-512 (x86-64-v4), and the best one the CPU runs is
+ * picked when the library loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CC_HOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CC_HOT_CLONES
+#endif
+
 /* Parallel-for over [0, n) with OpenMP when worth it (n * cost large). */
 #define CC_PAR_MIN 32768
 
 /* Registry: look up an op by type (domain "" or "ai.onnx"). */
 const cc_op *cc_op_find(const char *op_type);
+/* Whether op's forward applies cc_ctx_post() to its first output (Conv). */
+int cc_op_fuses_post(const cc_op *op);
 /* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
 extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */

@@ -110,3 +110,27 @@ int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_
     *ndim = nd;
     return 0;
 }
+
+CC_HOT_CLONES
+void cc_post_apply(float *restrict y, int64_t n, float bias, const cc_post *post)
+{
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const float lo = post ? post->lo : 0, hi = post ? post->hi : 0;
+    if (kind == CC_POST_RELU) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = v > 0 ? v : 0; }
+    } else if (kind == CC_POST_CLIP) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = v < lo ? lo : v > hi ? hi : v; }
+    } else if (bias != 0.0f) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] += bias;
+    }
+}
+
+void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const cc_post *post)
+{
+    if ((!post || post->kind == CC_POST_NONE) && !bias) return;
+#pragma omp parallel for schedule(static) if (rows * len >= CC_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) cc_post_apply(y + r * len, len, bias ? bias[r] : 0.0f, post);
+}
