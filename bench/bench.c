@@ -423,13 +423,16 @@ int main(int argc, char **argv)
                 /* all-Q as `explain --contrast all` does it: Grad-CAM(P), every class's
                  * weights in one evaluation, the contrasts algebraically, every map as one
                  * product, then mean, variance and RMS distances at the input size */
+                double t0 = now_ms();
                 cc_softmax(z, C, p);
                 cc_seed_class(seeds, C, P);
                 st = cc_cam_compute(s, layer, outp, seeds, 1, &gc);
                 if (st) die("gradcam", st, cc_session_errmsg(s));
                 cc_map_finish(gc.maps, gc.h, gc.w, map01, H, W);
+                double t1 = now_ms();
                 st = cc_cam_contrast_all(s, layer, outp, p, &cam);
                 if (st) die("contrast all", st, cc_session_errmsg(s));
+                double t2 = now_ms();
                 order = cc_cam_last_order(s);
                 macs = s->cam_macs;
                 memset(skip, 0, (size_t)C);
@@ -437,6 +440,8 @@ int main(int argc, char **argv)
                 cc_map_stats ms;
                 st = cc_map_stats_compute(cam.maps, C, lh, lw, gc.maps, skip, H, W, &ms);
                 if (st) die("stats", st, "");
+                double t3 = now_ms();
+                if (getenv("BENCH_PARTS")) fprintf(stderr, "gradcam %.3f contrast_all %.3f stats %.3f\n", t1 - t0, t2 - t1, t3 - t2);
                 cc_map_stats_free(&ms);
                 cc_cam_free(&cam);
                 cc_cam_free(&gc);

@@ -68,6 +68,8 @@ void cc_cam_free(cc_cam *c)
 
 /* maps (K x hw) = ReLU(alpha (K x C) A (C x hw)); out->alpha takes `owned` when
  * given (no copy), else a copy of alpha. */
+#define CAM_ROWS 128   /* maps per product in cam_maps */
+
 static cc_status cam_maps(cc_session *s, int layer, const float *alpha, float *owned, int K, cc_cam *out)
 {
     memset(out, 0, sizeof *out);
@@ -86,12 +88,22 @@ static cc_status cam_maps(cc_session *s, int layer, const float *alpha, float *o
     if (!out->alpha || !out->maps) { cc_cam_free(out); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
     if (!owned) memcpy(out->alpha, alpha, sizeof(float) * (size_t)K * (size_t)C);
     int thr = cc_threads_begin();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, hw, C, 1.0f, out->alpha, C, (const float *)t->data, hw, 0.0f,
-                out->maps, hw);
-    float *mp = out->maps;
-    const size_t nm = (size_t)K * (size_t)hw;
+    /* Row blocks of a fixed size, one single-threaded product each (OpenBLAS
+     * inside a parallel region): with a 7x7 layer the maps are only 49
+     * columns wide, which OpenBLAS's own threading hardly splits, and a
+     * block size that does not follow the thread count keeps the maps
+     * bit-identical across thread counts. */
+    const int nblk = (K + CAM_ROWS - 1) / CAM_ROWS;
+#pragma omp parallel for schedule(dynamic) if (nblk > 1 && (int64_t)K * hw * C >= ((int64_t)1 << 22))
+    for (int b = 0; b < nblk; b++) {
+        const int r0 = b * CAM_ROWS, nr = K - r0 < CAM_ROWS ? K - r0 : CAM_ROWS;
+        float *mp = out->maps + (size_t)r0 * (size_t)hw;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hw, C, 1.0f, out->alpha + (size_t)r0 * (size_t)C, C,
+                    (const float *)t->data, hw, 0.0f, mp, hw);
+        const size_t nm = (size_t)nr * (size_t)hw;
 #pragma omp simd
-    for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+        for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+    }
     cc_threads_end(thr);
     return CC_OK;
 }
@@ -184,15 +196,16 @@ cc_status cc_cam_class_weights(cc_session *s, int layer, int output, float *G)
     return st;
 }
 
-void cc_contrast_weights(const float *G, const float *p, int C, int channels, float *alpha)
+/* dJ_Q/dz = p - onehot(Q), and the weights are linear in the seed:
+ * alpha(Q) = sum_c p_c G[c] - G[Q]; pg = G' p as one matrix-vector product.
+ * alpha may be G (in place).  Returns -1 when out of memory. */
+static int contrast_weights(const float *G, const float *p, int C, int channels, float *alpha)
 {
-    /* dJ_Q/dz = p - onehot(Q), and the weights are linear in the seed:
-     * alpha(Q) = sum_c p_c G[c] - G[Q]; pg = G' p as one matrix-vector product */
     float *pg = malloc(sizeof(float) * (size_t)(channels > 0 ? channels : 1));
-    if (!pg) return;
+    if (!pg) return -1;
     int thr = cc_threads_begin();
     cblas_sgemv(CblasRowMajor, CblasTrans, C, channels, 1.0f, G, channels, p, 1, 0.0f, pg, 1);
-#pragma omp parallel for schedule(static) if ((int64_t)C * channels >= 4194304)   /* ~1 ms below: one thread */
+#pragma omp parallel for schedule(static) if ((int64_t)C * channels >= ((int64_t)1 << 18))
     for (int q = 0; q < C; q++) {
         const float *g = G + (size_t)q * (size_t)channels;
         float *a = alpha + (size_t)q * (size_t)channels;
@@ -201,6 +214,13 @@ void cc_contrast_weights(const float *G, const float *p, int C, int channels, fl
     }
     cc_threads_end(thr);
     free(pg);
+    return 0;
+}
+
+void cc_contrast_weights(const float *G, const float *p, int C, int channels, float *alpha)
+{
+    if (contrast_weights(G, p, C, channels, alpha))   /* no status to return: leave no stale weights */
+        memset(alpha, 0, sizeof(float) * (size_t)C * (size_t)(channels > 0 ? channels : 0));
 }
 
 cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out)
@@ -213,19 +233,12 @@ cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float 
     int64_t C = s->t[output].numel;
     int ch = (int)s->t[layer].dims[1];
     if (C < 1 || C > (1 << 24)) return cc_session_fail(s, CC_ERR_ARG, "the output is too large for one weight row per class");
-    /* G in the buffer that becomes alpha: alpha[Q] = p.G - G[Q], row by row in place */
+    /* G in the buffer that becomes alpha: alpha[Q] = p.G - G[Q], in place */
     float *a = malloc(sizeof(float) * (size_t)C * (size_t)ch);
-    float *pg = malloc(sizeof(float) * (size_t)ch);
-    if (!a || !pg) { free(a); free(pg); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
+    if (!a) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
     cc_status st = cc_cam_class_weights(s, layer, output, a);
-    if (st) { free(a); free(pg); return st; }
-    cblas_sgemv(CblasRowMajor, CblasTrans, (int)C, ch, 1.0f, a, ch, p, 1, 0.0f, pg, 1);
-    for (int64_t q = 0; q < C; q++) {
-        float *r = a + (size_t)q * (size_t)ch;
-#pragma omp simd
-        for (int k = 0; k < ch; k++) r[k] = pg[k] - r[k];
-    }
-    free(pg);
+    if (st) { free(a); return st; }
+    if (contrast_weights(a, p, (int)C, ch, a)) { free(a); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
     return cam_maps(s, layer, NULL, a, (int)C, out);
 }
 

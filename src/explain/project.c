@@ -245,9 +245,8 @@ static float lin_w(const lin *l, int64_t r, int64_t k)
 static int block_contract(const lin *l, const int *rows, int n, const float *t, int ch, int64_t s, float *X)
 {
     if (!l->trans && s == 1) {
-        /* one value per channel (after global average pooling): X = W[rows] diag(t);
-         * ~0.3 ms for 1000 x 2048, so one thread unless much larger */
-#pragma omp parallel for schedule(static) if ((int64_t)n * l->din >= ((int64_t)1 << 22))
+        /* one value per channel (after global average pooling): X = W[rows] diag(t) */
+#pragma omp parallel for schedule(static) if ((int64_t)n * l->din >= ((int64_t)1 << 18))
         for (int i = 0; i < n; i++) {
             float *xr = X + (size_t)i * (size_t)ch;
             if (rows[i] < 0) { memset(xr, 0, sizeof(float) * (size_t)ch); continue; }

@@ -25,16 +25,16 @@
 #include "image/image.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include <string.h>
 
-/* Threads only for large inputs: each step here takes ~1 ms for 1000 maps of
- * 7x7 to 14x14, less than one scheduling quantum, and a parallel region whose
- * second thread waits for a busy core (a shared machine) costs more than that. */
-#define PAR_MIN ((size_t)1 << 20)
+/* The per-map steps (extremes, RMS distances) run in parallel once there are
+ * enough maps; the sums and the per-pixel step are a few vectorised passes. */
+#define PAR_MIN ((size_t)1 << 14)
 
 /* Output positions at the ends of each run with the same taps. */
 static int extremes(const cc_tap *a, int out, int *idx)
@@ -73,13 +73,40 @@ void cc_map_stats_free(cc_map_stats *st)
     memset(st, 0, sizeof *st);
 }
 
+/* Every loop below runs over whole maps (or whole rows of the picture), so it
+ * vectorises: the layer maps are stored flat with a zero margin of w + 1
+ * values between them, and a neighbour product at offset (di, dj) is one run
+ * over the flat plane; its terms that wrap around a row end are dropped at
+ * the end by a mask that does not depend on the map. */
+#define NOFF 9
+#define QB 8                    /* maps per block in the extremes step */
+static const int off_di[NOFF] = { -1, -1, -1, 0, 0, 0, 1, 1, 1 }, off_dj[NOFF] = { -1, 0, 1, -1, 0, 1, -1, 0, 1 };
+
+static int in_plane(int i, int j, int o, int h, int w)
+{
+    int a = i + off_di[o], b = j + off_dj[o];
+    return a >= 0 && a < h && b >= 0 && b < w;
+}
+
+/* acc[k] += v[k] * v[k + off] for k < n (v has a zero margin of |off| on both sides) */
+CC_HOT_CLONES
+static void acc_products(double *restrict acc, const double *restrict v, ptrdiff_t off, size_t n)
+{
+    const double *restrict u = v + off;
+#pragma omp simd
+    for (size_t k = 0; k < n; k++) acc[k] += v[k] * u[k];
+}
+
+CC_HOT_CLONES
 cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const float *ref, const unsigned char *skip, int oh,
                                int ow, cc_map_stats *out)
 {
     memset(out, 0, sizeof *out);
     if (!maps || n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1) return CC_ERR_ARG;
     int thr = cc_threads_begin();
-    const size_t hw = (size_t)h * (size_t)w, HW = (size_t)oh * (size_t)ow;
+    const size_t hw = (size_t)h * (size_t)w, HW = (size_t)oh * (size_t)ow, pad = (size_t)w + 1, L = hw + pad;
+    ptrdiff_t off[NOFF];
+    for (int o = 0; o < NOFF; o++) off[o] = (ptrdiff_t)off_di[o] * w + off_dj[o];
     out->n = n, out->h = oh, out->w = ow;
     out->mean = malloc(sizeof(float) * HW);
     out->var = malloc(sizeof(float) * HW);
@@ -87,115 +114,137 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     out->flat = calloc((size_t)n, 1);
     cc_tap *ty = malloc(sizeof(cc_tap) * (size_t)oh), *tx = malloc(sizeof(cc_tap) * (size_t)ow);
     int *ey = malloc(sizeof(int) * (size_t)oh), *ex = malloc(sizeof(int) * (size_t)ow);
-    double *V = malloc(sizeof(double) * (hw * (size_t)n + 1)), *c = malloc(sizeof(double) * ((size_t)n + 1));
-    double *S1 = calloc(hw, sizeof(double)), *Sc = calloc(hw, sizeof(double)), *S2 = calloc(hw * 9, sizeof(double));
+    /* V: map q at V + pad + q * L, zeros between; vg (the reference) and wq likewise padded */
+    double *V = calloc(pad + (size_t)n * L, sizeof(double)), *c = malloc(sizeof(double) * ((size_t)n + 1));
+    double *S1 = calloc(hw, sizeof(double)), *Sc = calloc(hw, sizeof(double)), *S2 = calloc(hw * NOFF, sizeof(double));
     double *Gy = malloc(sizeof(double) * (size_t)h * 3), *Gx = malloc(sizeof(double) * (size_t)w * 3);
     double *cy = malloc(sizeof(double) * (size_t)h), *cx = malloc(sizeof(double) * (size_t)w);
-    double *vg = calloc(hw, sizeof(double));
-    double *T = NULL, *R1 = NULL, *Rc = NULL, *R2 = NULL;
+    int nthr = 1;
+#ifdef _OPENMP
+    nthr = omp_get_max_threads();
+#endif
+    const size_t wql = hw + 2 * pad;   /* one padded difference map per thread */
+    double *vgp = calloc(wql, sizeof(double)), *wqp = calloc(wql * (size_t)nthr, sizeof(double));
+    double *T = NULL, *Mt = NULL, *R1 = NULL, *Rc = NULL, *R2 = NULL, *xl = NULL, *cf = NULL;
+    int *xi = NULL;
     cc_status st = CC_OK;
     if (!out->mean || !out->var || !out->rms || !out->flat || !ty || !tx || !ey || !ex || !V || !c || !S1 || !Sc || !S2 ||
-        !Gy || !Gx || !cy || !cx || !vg) {
+        !Gy || !Gx || !cy || !cx || !vgp || !wqp) {
         st = CC_ERR_NOMEM;
         goto done;
     }
+    double *vg = vgp + pad;
     cc_upsample_taps(h, oh, ty);
     cc_upsample_taps(w, ow, tx);
     const int ny = extremes(ty, oh, ey), nx = extremes(tx, ow, ex);
     R1 = malloc(sizeof(double) * (size_t)h * (size_t)ow);
     Rc = malloc(sizeof(double) * (size_t)h * (size_t)ow);
     R2 = malloc(sizeof(double) * (size_t)h * 3 * (size_t)ow);
-    if (!R1 || !Rc || !R2) { st = CC_ERR_NOMEM; goto done; }
+    const size_t tl = (size_t)h * (size_t)nx * QB, ml = hw * QB;   /* per thread */
+    T = malloc(sizeof(double) * (tl * (size_t)nthr + 1));
+    Mt = malloc(sizeof(double) * ml * (size_t)nthr);
+    xl = malloc(sizeof(double) * 2 * (size_t)nx);
+    xi = malloc(sizeof(int) * 2 * (size_t)nx);
+    cf = malloc(sizeof(double) * (NOFF + 1) * hw);
+    if (!R1 || !Rc || !R2 || !T || !Mt || !xl || !xi || !cf) { st = CC_ERR_NOMEM; goto done; }
+    for (int b = 0; b < nx; b++) {
+        const cc_tap *X = &tx[ex[b]];
+        xi[b] = X->i0, xi[nx + b] = X->i1, xl[b] = X->l0, xl[nx + b] = X->l1;
+    }
 
-    /* per map: extremes of the upsampled map, then v_q and c_q (maps in
-     * parallel, each thread with its own row buffer T) */
+    /* per map: extremes of the upsampled map (rows interpolated at the extreme
+     * columns, then the extreme rows: the upsampler's own weights), then v_q
+     * and c_q.  QB maps at a time, transposed so that each interpolation is
+     * one vector operation across the maps (q = -1 is the reference). */
     double cg = 0;
-    int nthr = 1;
-#ifdef _OPENMP
-    nthr = omp_get_max_threads();
-#endif
-    T = malloc(sizeof(double) * ((size_t)h * (size_t)nx * (size_t)nthr + 1));
-    if (!T) { st = CC_ERR_NOMEM; goto done; }
+    const int nblk = (n + 1 + QB - 1) / QB;
 #pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
-    for (int q = -1; q < n; q++) {
+    for (int blk = 0; blk < nblk; blk++) {
+        const int q0 = blk * QB - 1;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        double *Tq = T + (size_t)tid * (size_t)h * (size_t)nx;
-        const float *mq = q < 0 ? ref : maps + (size_t)q * hw;
-        double *vq = q < 0 ? vg : V + (size_t)q * hw, *cq = q < 0 ? &cg : c + q;
-        if (!mq) continue;
-        int finite = 1;
-        for (size_t k = 0; k < hw; k++) finite &= isfinite(mq[k]) != 0;
-        float lo = 0, hi = 0;
-        if (finite) {
-            /* rows interpolated at the extreme columns (the upsampler's t0 / t1), then the extreme rows */
-            for (int i = 0; i < h; i++) {
-                const float *r = mq + (size_t)i * (size_t)w;
-                double *ti = Tq + (size_t)i * (size_t)nx;
-                for (int b = 0; b < nx; b++) {
-                    const cc_tap *X = &tx[ex[b]];
-                    ti[b] = (double)X->l0 * r[X->i0] + (double)X->l1 * r[X->i1];
-                }
+        double *restrict T_ = T + (size_t)tid * tl, *restrict Mt_ = Mt + (size_t)tid * ml;
+        const float *src[QB];
+        int finite[QB];
+        float lo[QB], hi[QB];
+        for (int l = 0; l < QB; l++) {
+            int q = q0 + l;
+            src[l] = q >= n ? NULL : q < 0 ? ref : maps + (size_t)q * hw;
+            finite[l] = 1;
+            lo[l] = INFINITY, hi[l] = -INFINITY;
+        }
+        for (size_t k = 0; k < hw; k++)
+            for (int l = 0; l < QB; l++) {
+                float v = src[l] ? src[l][k] : 0.0f;
+                finite[l] &= isfinite(v) != 0;
+                Mt_[k * QB + (size_t)l] = v;
             }
-            for (int a = 0; a < ny; a++) {
-                const cc_tap *Y = &ty[ey[a]];
-                const double *t0 = Tq + (size_t)Y->i0 * (size_t)nx, *t1 = Tq + (size_t)Y->i1 * (size_t)nx;
-                double h0 = Y->l0, h1 = Y->l1;
-                for (int b = 0; b < nx; b++) {
-                    float v = (float)(h0 * t0[b] + h1 * t1[b]);
-                    if (a == 0 && b == 0) lo = hi = v;
-                    if (v < lo) lo = v;
-                    if (v > hi) hi = v;
+        for (int i = 0; i < h; i++)
+            for (int b = 0; b < nx; b++) {
+                const double *restrict r0 = Mt_ + ((size_t)i * (size_t)w + (size_t)xi[b]) * QB;
+                const double *restrict r1 = Mt_ + ((size_t)i * (size_t)w + (size_t)xi[nx + b]) * QB;
+                double *restrict t = T_ + ((size_t)i * (size_t)nx + (size_t)b) * QB;
+                const double l0 = xl[b], l1 = xl[nx + b];
+#pragma omp simd
+                for (int l = 0; l < QB; l++) t[l] = l0 * r0[l] + l1 * r1[l];
+            }
+        for (int a = 0; a < ny; a++) {
+            const cc_tap *Y = &ty[ey[a]];
+            const double h0 = Y->l0, h1 = Y->l1;
+            for (int b = 0; b < nx; b++) {
+                const double *restrict t0 = T_ + ((size_t)Y->i0 * (size_t)nx + (size_t)b) * QB;
+                const double *restrict t1 = T_ + ((size_t)Y->i1 * (size_t)nx + (size_t)b) * QB;
+#pragma omp simd
+                for (int l = 0; l < QB; l++) {
+                    float v = (float)(h0 * t0[l] + h1 * t1[l]);
+                    lo[l] = v < lo[l] ? v : lo[l];
+                    hi[l] = v > hi[l] ? v : hi[l];
                 }
             }
         }
-        float range = hi - lo;
-        int flat = !finite || !isfinite(range) || !(range > 0.0f);
-        if (q >= 0) out->flat[q] = (unsigned char)flat;
-        if (flat) {
-            memset(vq, 0, sizeof(double) * hw);
-            *cq = 0;
-        } else {
-            for (size_t k = 0; k < hw; k++) vq[k] = (double)mq[k] / range;
-            *cq = (double)lo / range;
+        for (int l = 0; l < QB; l++) {
+            int q = q0 + l;
+            if (!src[l]) continue;
+            double *vq = q < 0 ? vg : V + pad + (size_t)q * L, *cq = q < 0 ? &cg : c + q;
+            float range = hi[l] - lo[l];
+            int flat = !finite[l] || !isfinite(range) || !(range > 0.0f);
+            if (q >= 0) out->flat[q] = (unsigned char)flat;
+            if (flat) {
+                memset(vq, 0, sizeof(double) * hw);
+                *cq = 0;
+            } else {
+                const float *mq = src[l];
+                for (size_t k = 0; k < hw; k++) vq[k] = (double)mq[k] / range;
+                *cq = (double)lo[l] / range;
+            }
         }
     }
 
-    /* sums over the included maps */
+    /* sums over the included maps: S1 = sum v, Sc = sum c v, and the neighbour
+     * products, map by map (cf holds them by offset until they are masked) */
     int N = 0;
     double sc = 0, sc2 = 0;
+    memset(cf, 0, sizeof(double) * NOFF * hw);
     for (int q = 0; q < n; q++) {
         if (skip && skip[q]) continue;
         N++;
         sc += c[q];
         sc2 += c[q] * c[q];
+        const double *vq = V + pad + (size_t)q * L, cq = c[q];
+#pragma omp simd
+        for (size_t k = 0; k < hw; k++) {
+            S1[k] += vq[k];
+            Sc[k] += cq * vq[k];
+        }
+        for (int o = 0; o < NOFF; o++) acc_products(cf + (size_t)o * hw, vq, off[o], hw);
     }
     out->count = N;
-#pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             size_t k = (size_t)i * (size_t)w + (size_t)j;
-            double s1 = 0, scv = 0, s2[9] = { 0 };
-            for (int q = 0; q < n; q++) {
-                if (skip && skip[q]) continue;
-                const double *vq = V + (size_t)q * hw;
-                double v = vq[k];
-                s1 += v;
-                scv += c[q] * v;
-                if (v == 0) continue;
-                for (int di = -1; di <= 1; di++) {
-                    if (i + di < 0 || i + di >= h) continue;
-                    for (int dj = -1; dj <= 1; dj++) {
-                        if (j + dj < 0 || j + dj >= w) continue;
-                        s2[(di + 1) * 3 + dj + 1] += v * vq[k + (size_t)((ptrdiff_t)di * w + dj)];
-                    }
-                }
-            }
-            S1[k] = s1;
-            Sc[k] = scv;
-            memcpy(S2 + k * 9, s2, sizeof s2);
+            for (int o = 0; o < NOFF; o++) S2[k * NOFF + (size_t)o] = in_plane(i, j, o, h, w) ? cf[(size_t)o * hw + k] : 0;
         }
 
     /* per output pixel: mean and variance from the four taps, separably: first
@@ -212,68 +261,83 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
                 rc += wx[b] * Sc[k];
                 for (int dy = 0; dy < 3; dy++)
                     for (int b2 = 0; b2 < 2; b2++)
-                        r2[dy] += wx[b] * wx[b2] * S2[k * 9 + (size_t)(dy * 3 + (ix[b2] - ix[b] + 1))];
+                        r2[dy] += wx[b] * wx[b2] * S2[k * NOFF + (size_t)(dy * 3 + (ix[b2] - ix[b] + 1))];
             }
             size_t o = (size_t)i * (size_t)ow + (size_t)x;
             R1[o] = r1;
             Rc[o] = rc;
             for (int dy = 0; dy < 3; dy++) R2[((size_t)i * 3 + (size_t)dy) * (size_t)ow + (size_t)x] = r2[dy];
         }
-    /* ... then along y */
-#pragma omp parallel for schedule(static) if (HW >= 4 * PAR_MIN)
+    /* ... then along y, a whole picture row at a time */
+#pragma omp parallel for schedule(static) if (HW >= PAR_MIN)
     for (int y = 0; y < oh; y++) {
         const cc_tap *Y = &ty[y];
-        int iy[2] = { Y->i0, Y->i1 };
-        double wy[2] = { Y->l0, Y->l1 };
+        const int i0 = Y->i0, i1 = Y->i1;
+        const double w0 = Y->l0, w1 = Y->l1;
+        const double *restrict a1 = R1 + (size_t)i0 * (size_t)ow, *restrict b1 = R1 + (size_t)i1 * (size_t)ow;
+        const double *restrict ac = Rc + (size_t)i0 * (size_t)ow, *restrict bc = Rc + (size_t)i1 * (size_t)ow;
+        /* R2 rows: (row i0, offset i0 - i0 + 1), (i0, i1 - i0 + 1), (i1, i0 - i1 + 1), (i1, i1 - i1 + 1) */
+        const double *restrict p00 = R2 + ((size_t)i0 * 3 + 1) * (size_t)ow;
+        const double *restrict p01 = R2 + ((size_t)i0 * 3 + (size_t)(i1 - i0 + 1)) * (size_t)ow;
+        const double *restrict p10 = R2 + ((size_t)i1 * 3 + (size_t)(i0 - i1 + 1)) * (size_t)ow;
+        const double *restrict p11 = R2 + ((size_t)i1 * 3 + 1) * (size_t)ow;
+        float *restrict mo = out->mean + (size_t)y * (size_t)ow, *restrict vo = out->var + (size_t)y * (size_t)ow;
+        if (N == 0) {
+            memset(mo, 0, sizeof(float) * (size_t)ow);
+            memset(vo, 0, sizeof(float) * (size_t)ow);
+            continue;
+        }
+#pragma omp simd
         for (int x = 0; x < ow; x++) {
-            double um = 0, uc = 0, q2 = 0;
-            for (int a = 0; a < 2; a++) {
-                size_t o = (size_t)iy[a] * (size_t)ow + (size_t)x;
-                um += wy[a] * R1[o];
-                uc += wy[a] * Rc[o];
-                for (int a2 = 0; a2 < 2; a2++)
-                    q2 += wy[a] * wy[a2] * R2[((size_t)iy[a] * 3 + (size_t)(iy[a2] - iy[a] + 1)) * (size_t)ow + (size_t)x];
-            }
-            size_t o = (size_t)y * (size_t)ow + (size_t)x;
-            if (N == 0) { out->mean[o] = out->var[o] = 0; continue; }
+            double um = w0 * a1[x] + w1 * b1[x], uc = w0 * ac[x] + w1 * bc[x];
+            double q2 = w0 * w0 * p00[x] + w0 * w1 * p01[x] + w1 * w0 * p10[x] + w1 * w1 * p11[x];
             double mean = (um - sc) / N, e2 = (q2 - 2 * uc + sc2) / N, var = e2 - mean * mean;
-            out->mean[o] = (float)mean;
-            out->var[o] = (float)(var > 0 ? var : 0);
+            mo[x] = (float)mean;
+            vo[x] = (float)(var > 0 ? var : 0);
         }
     }
 
-    /* RMS difference of each normalised map from the normalised reference */
+    /* RMS difference of each normalised map from the normalised reference:
+     * sum_x (n_q - n_g)^2 = sum over offsets of sum_k cf_o[k] w[k] w[k + off_o]
+     * - 2 e sum_k cy cx w + e^2 HW, with w = v_q - v_g and cf_o = Gy Gx (masked) */
     if (ref) {
         gram(ty, oh, h, Gy, cy);
         gram(tx, ow, w, Gx, cx);
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++) {
+                size_t k = (size_t)i * (size_t)w + (size_t)j;
+                for (int o = 0; o < NOFF; o++)
+                    cf[(size_t)o * hw + k] = in_plane(i, j, o, h, w)
+                        ? Gy[(size_t)i * 3 + (size_t)(off_di[o] + 1)] * Gx[(size_t)j * 3 + (size_t)(off_dj[o] + 1)] : 0;
+                cf[NOFF * hw + k] = cy[i] * cx[j];
+            }
 #pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
         for (int q = 0; q < n; q++) {
-            const double *vq = V + (size_t)q * hw;
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            double *restrict wq = wqp + (size_t)tid * wql + pad;
+            const double *vq = V + pad + (size_t)q * L;
+#pragma omp simd
+            for (size_t k = 0; k < hw; k++) wq[k] = vq[k] - vg[k];
             double e = c[q] - cg, quad = 0, lin = 0;
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < w; j++) {
-                    size_t k = (size_t)i * (size_t)w + (size_t)j;
-                    double wk = vq[k] - vg[k];
-                    if (wk == 0) continue;
-                    lin += cy[i] * cx[j] * wk;
-                    for (int di = -1; di <= 1; di++) {
-                        if (i + di < 0 || i + di >= h) continue;
-                        double gy = Gy[(size_t)i * 3 + (size_t)(di + 1)];
-                        if (gy == 0) continue;
-                        for (int dj = -1; dj <= 1; dj++) {
-                            if (j + dj < 0 || j + dj >= w) continue;
-                            size_t k2 = k + (size_t)((ptrdiff_t)di * w + dj);
-                            quad += gy * Gx[(size_t)j * 3 + (size_t)(dj + 1)] * wk * (vq[k2] - vg[k2]);
-                        }
-                    }
-                }
+            const double *restrict cl = cf + NOFF * hw;
+#pragma omp simd reduction(+ : lin)
+            for (size_t k = 0; k < hw; k++) lin += cl[k] * wq[k];
+            for (int o = 0; o < NOFF; o++) {
+                const double *restrict co = cf + (size_t)o * hw, *restrict u = wq + off[o];
+#pragma omp simd reduction(+ : quad)
+                for (size_t k = 0; k < hw; k++) quad += co[k] * wq[k] * u[k];
+            }
             double ss = quad - 2 * e * lin + e * e * (double)HW;
             out->rms[q] = (float)sqrt((ss > 0 ? ss : 0) / (double)HW);
         }
     }
 done:
     free(ty); free(tx); free(ey); free(ex); free(V); free(c); free(S1); free(Sc); free(S2);
-    free(Gy); free(Gx); free(cy); free(cx); free(vg); free(T); free(R1); free(Rc); free(R2);
+    free(Gy); free(Gx); free(cy); free(cx); free(vgp); free(wqp); free(T); free(R1); free(Rc); free(R2);
+    free(Mt); free(xl); free(xi); free(cf);
     if (st) cc_map_stats_free(out);
     cc_threads_end(thr);
     return st;
