@@ -42,6 +42,11 @@ typedef struct cli_run {
 } cli_run;
 
 int cli_load(const cli_opts *o, cli_run *r);      /* model, labels, input, forward */
+/* The target layer (--layer or the default, *layer) resolved before the
+ * forward pass, and the session told to keep it (cc_session_keep).  A layer
+ * error leaves r->s NULL, like a model error; an input error does not. */
+int cli_load_for(const cli_opts *o, cli_run *r, int *layer);
+int cli_pick_layer(const cli_opts *o, const cli_run *r, int *layer);
 void cli_run_free(cli_run *r);
 int cli_class_index(const cli_run *r, const char *arg, int *idx);  /* index or label name */
 const char *cli_label(const cli_run *r, int c);

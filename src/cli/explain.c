@@ -122,26 +122,6 @@ static int write_map(outdir *od, const cli_run *r, const char *base, const float
     return 0;
 }
 
-/* Resolve --layer (or the default target) once per run. */
-static int pick_layer(const cli_opts *o, const cli_run *r, int *layer)
-{
-    if (o->layer) {
-        *layer = cc_model_find_tensor(r->m, o->layer);
-        if (*layer < 0) return cli_fail(EXIT_USAGE, "unknown layer '%s' (list candidates with: contrastcam layers %s)", o->layer, o->model);
-        if (!cc_is_spatial_layer(r->m, *layer)) {
-            cc_tensor_info ti;
-            cc_model_tensor_info(r->m, *layer, &ti);
-            char shape[128] = "";
-            size_t l = 0;
-            for (int i = 0; i < ti.rank && l < sizeof shape - 24; i++) l += (size_t)snprintf(shape + l, sizeof shape - l, "%s%lld", i ? ", " : "", (long long)ti.dims[i]);
-            return cli_fail(EXIT_USAGE, "layer '%s' has shape [%s], without spatial extent: a target layer must be a [1, C, h, w] activation (see contrastcam layers)", o->layer, shape);
-        }
-    } else if ((*layer = cc_default_layer(r->m)) < 0) {
-        return cli_fail(EXIT_USAGE, "the model has no activation with spatial extent to explain");
-    }
-    return 0;
-}
-
 /* Every map for the input now in the session, written into dir.  *n_written
  * gets the number of maps written. */
 static int explain_one(const cli_opts *o, cli_run *r, int layer, const char *dir, const char *input_name, int *n_written)
@@ -511,18 +491,17 @@ int cmd_explain(int argc, char **argv)
     const char *dir = o.out_dir ? o.out_dir : "out/explain";
     if (!batch) {
         int nw = 0;
-        if (!(rc = cli_load(&o, &r)) && !(rc = pick_layer(&o, &r, &layer)) &&
+        if (!(rc = cli_load_for(&o, &r, &layer)) &&
             !(rc = explain_one(&o, &r, layer, dir, o.image ? o.image : o.npy[0], &nw)) && !o.json)
             fprintf(stderr, "contrastcam: wrote %d map%s to %s/ (see explain.json)\n", nw, nw > 1 ? "s" : "", dir);
         cli_run_free(&r);
         goto out;
     }
     /* batch: the first input loads the model; a bad input is reported and skipped */
-    rc = cli_load(&o, &r);
+    rc = cli_load_for(&o, &r, &layer);
     int first_ok = rc == 0;
-    if (rc && !r.s) { cli_run_free(&r); goto out; }   /* the model (or labels), not the input, failed */
+    if (rc && !r.s) { cli_run_free(&r); goto out; }   /* the model, labels or layer, not the input, failed */
     if (!r.prob && !(r.prob = malloc(sizeof(float) * (size_t)r.n_classes))) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); cli_run_free(&r); goto out; }
-    if ((rc = pick_layer(&o, &r, &layer))) { cli_run_free(&r); goto out; }
     struct stat sd;
     if (stat(dir, &sd) != 0 && mkdir(dir, 0777)) { rc = cli_fail(EXIT_INPUT, "cannot create output folder '%s': %s", dir, strerror(errno)); cli_run_free(&r); goto out; }
     int tty = isatty(2), failed = 0, worst = 0, total_maps = 0;
@@ -541,8 +520,7 @@ int cmd_explain(int argc, char **argv)
             e = next_input(&o, &r);
             if (tty && !e) fprintf(stderr, "\r\033[Kcontrastcam: explain [%d/%d] %s", i + 1, inputs.n, b ? b + 1 : inputs.v[i]);
         } else if (!first_ok) {
-            e = EXIT_INPUT;   /* reported by cli_load */
-            cc_session_keep(r.s, &layer, 1);
+            e = EXIT_INPUT;   /* reported by cli_load_for */
         }
         char sub[4400];
         int nw = 0;
@@ -557,8 +535,6 @@ int cmd_explain(int argc, char **argv)
             continue;
         }
         total_maps += nw;
-        /* from the next input on, activations the backward pass does not read share memory */
-        if (i == 0 && inputs.n > 1) cc_session_keep(r.s, &layer, 1);
     }
     if (tty) fputs("\r\033[K", stderr);
     if (!o.json || failed)

@@ -68,14 +68,10 @@ int cmd_figure(int argc, char **argv)
     int *qs = NULL;
     cc_image canvas = { 0 }, base = { 0 }, qpic = { 0 };
     char *autotitle = NULL;
-    if ((rc = cli_load(&o, &r))) goto done;
+    int layer = -1;
+    if ((rc = cli_load_for(&o, &r, &layer))) goto done;
     int C = r.n_classes;
     if (C < 2) { rc = cli_fail(EXIT_USAGE, "figure needs a classifier with at least 2 classes"); goto done; }
-    int layer = o.layer ? cc_model_find_tensor(r.m, o.layer) : cc_default_layer(r.m);
-    if (layer < 0 || !cc_is_spatial_layer(r.m, layer)) {
-        rc = cli_fail(EXIT_USAGE, o.layer ? "layer '%s' is unknown or has no spatial extent (see contrastcam layers)" : "the model has no activation with spatial extent%s", o.layer ? o.layer : "");
-        goto done;
-    }
     int P = 0;
     for (int c = 1; c < C; c++) if (r.logits[c] > r.logits[P]) P = c;
     if (o.class_arg && (rc = cli_class_index(&r, o.class_arg, &P))) goto done;

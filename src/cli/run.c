@@ -111,7 +111,26 @@ int cli_env_limit(const char *name, uint64_t dflt, uint64_t *out)
     return 0;
 }
 
-int cli_load(const cli_opts *o, cli_run *r)
+int cli_pick_layer(const cli_opts *o, const cli_run *r, int *layer)
+{
+    if (o->layer) {
+        *layer = cc_model_find_tensor(r->m, o->layer);
+        if (*layer < 0) return cli_fail(EXIT_USAGE, "unknown layer '%s' (list candidates with: contrastcam layers %s)", o->layer, o->model);
+        if (!cc_is_spatial_layer(r->m, *layer)) {
+            cc_tensor_info ti;
+            cc_model_tensor_info(r->m, *layer, &ti);
+            char shape[128] = "";
+            size_t l = 0;
+            for (int i = 0; i < ti.rank && l < sizeof shape - 24; i++) l += (size_t)snprintf(shape + l, sizeof shape - l, "%s%lld", i ? ", " : "", (long long)ti.dims[i]);
+            return cli_fail(EXIT_USAGE, "layer '%s' has shape [%s], without spatial extent: a target layer must be a [1, C, h, w] activation (see contrastcam layers)", o->layer, shape);
+        }
+    } else if ((*layer = cc_default_layer(r->m)) < 0) {
+        return cli_fail(EXIT_USAGE, "the model has no activation with spatial extent to explain");
+    }
+    return 0;
+}
+
+static int load(const cli_opts *o, cli_run *r, int *layer)
 {
     memset(r, 0, sizeof *r);
     cc_limits lim;
@@ -134,6 +153,16 @@ int cli_load(const cli_opts *o, cli_run *r)
     int rc = load_labels(o, r);
     if (rc) return rc;
     if ((st = cc_session_new(r->m, &r->s))) return cli_fail(EXIT_INTERNAL, "cannot create a session: %s", cc_status_str(st));
+    if (layer) {
+        /* known before the forward pass: activations the backward pass does not
+         * read share memory, and Conv -> Relu / Clip pairs run fused */
+        if ((rc = cli_pick_layer(o, r, layer)) || (st = cc_session_keep(r->s, layer, 1))) {
+            if (!rc) rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s));
+            cc_session_free(r->s);
+            r->s = NULL;
+            return rc;
+        }
+    }
     if ((rc = cli_prepare_input(o, r))) return rc;
     if ((st = cc_session_forward(r->s))) return cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s));
     r->logits = cc_session_value(r->s, r->output, NULL);
@@ -144,6 +173,10 @@ int cli_load(const cli_opts *o, cli_run *r)
     cc_softmax(r->logits, r->n_classes, r->prob);
     return 0;
 }
+
+int cli_load(const cli_opts *o, cli_run *r) { return load(o, r, NULL); }
+
+int cli_load_for(const cli_opts *o, cli_run *r, int *layer) { return load(o, r, layer); }
 
 void cli_run_free(cli_run *r)
 {
