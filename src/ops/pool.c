@@ -76,6 +76,26 @@ static int pool_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e, 
 /* The 2-D, undilated case (every CNN's max-pool): the same windows, taps and
  * tie rule as the general loop below, with the column taps worked out only for
  * the border columns (interior windows lie wholly inside the row). */
+/* Values only (no argmax wanted): the columns whose window lies inside the row
+ * [lo, hi), in one vectorised pass per output row; the same selects and tap
+ * order as the general loop, so the same values (NaN handling included). */
+CC_HOT_CLONES
+static void maxpool_row_inner(const float *restrict xr, int64_t W, int64_t nrows, int64_t kw, int64_t sw, int64_t pw,
+                              int64_t lo, int64_t hi, float *restrict yr)
+{
+#pragma omp simd
+    for (int64_t ow = lo; ow < hi; ow++) {
+        const float *p = xr + ow * sw - pw;
+        float best = p[0];
+        for (int64_t th = 0; th < nrows; th++)
+            for (int64_t tw = th == 0 ? 1 : 0; tw < kw; tw++) {
+                float v = p[th * W + tw];
+                best = v > best ? v : best;
+            }
+        yr[ow] = best;
+    }
+}
+
 static void maxpool_plane2d(const cc_window *w, const float *restrict x, float *restrict y, int32_t *restrict arg)
 {
     const int64_t W = w->in[2], OW = w->out[2], kw = w->k[2], sw = w->s[2], pw = w->pb[2];
@@ -87,7 +107,10 @@ static void maxpool_plane2d(const cc_window *w, const float *restrict x, float *
         int64_t h0, h1;
         TAPS(1, oh, h0, h1);
         const int64_t rb = oh * w->s[1] - w->pb[1];
+        const int vec = !arg && y && h0 < h1 && lo < hi;
+        if (vec) maxpool_row_inner(x + (rb + h0) * W, W, h1 - h0, kw, sw, pw, lo, hi, y + oh * OW);
         for (int64_t ow = 0; ow < OW; ow++, o++) {
+            if (vec && ow == lo) { ow = hi - 1; o += hi - 1 - lo; continue; }
             int64_t w0 = 0, w1 = kw;
             if (ow < lo || ow >= hi) TAPS(2, ow, w0, w1);
             const int64_t cb = ow * sw - pw;
