@@ -1,6 +1,7 @@
 #!/bin/sh
-# Conv's Winograd F(2x2,3x3) forward path against PyTorch (float64) on layer
-# shapes that take it: odd / even sizes, with / without bias (tests/gen_wino_cases.py).
+# Conv's Winograd F(4x4,3x3) forward path against PyTorch (float64) on layer
+# shapes that take it: sizes not a multiple of 4, with / without bias, and one
+# image cut into bands (tests/gen_wino_cases.py).
 BUILD=${CC_BUILD:-build}
 PY=${CC_PY:-/usr/bin/python3}
 FIX=${CC_FIXTURES:-$BUILD/fixtures}/wino

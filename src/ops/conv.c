@@ -4,11 +4,14 @@
  * Forward paths, chosen once in prepare:
  *   - depthwise (one input channel per group, any channel multiplier, equal
  *     strides and dilations on both axes): direct kernels, one (image,
- *     channel) plane per task, reading a zero-padded copy of the plane so the
- *     inner loops have no bounds tests; 3x3 with stride 1 or 2 reads all
- *     nine taps in one vectorised pass;
+ *     channel) plane per task, over a copy of the padded plane split by
+ *     stride phase, so every tap is one contiguous vectorised run;
+ *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
+ *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
  *   - everything else: im2col, then one cblas_sgemm per group.
+ * The bias and a fused Relu / Clip (cc_ctx_post) are applied as the output
+ * is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
  * plane are packed side by side into one wider GEMM, so a late layer with a
  * 7x7 or 1x1 map and K = 1000 seeds is a few large GEMMs, not 1000 GEMVs.
@@ -110,40 +113,8 @@ typedef struct conv_params {
     int64_t kH, kW, sH, sW, dH, dW, pT, pL, kk;
     int kind;
     int has_bias;
-    const float *wino;        /* CONV_WINO: the transformed weights U, 16 x M x C (same allocation) */
+    const float *wino;        /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
 } conv_params;
-
-/* Winograd F(2x2, 3x3) (Lavin & Gray 2016) for 3x3 convolutions with stride 1,
- * dilation 1, padding 1, one group, constant weights and at least 64 input
- * channels (below that the transforms cost what the GEMM saves): the output in 2x2
- * tiles, each from a 4x4 input tile, Y = A' [(G g G') . (B' d B)] A, i.e. 16
- * GEMMs of M x C x tiles instead of one of M x 9C x pixels: 2.25x fewer
- * multiply-adds and no 9x im2col copy.  The weight transform U is done once, at
- * load.  Rounding differs from the direct sum by a few float ulps of the
- * partial sums (the transforms use only 0, +-1 and +-1/2).  Only the forward
- * pass uses it; the backward pass keeps the im2col path. */
-static void wino_weights(const float *g, int64_t M, int64_t C, float *U)
-{
-    const size_t MC = (size_t)M * (size_t)C;
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t c = 0; c < C; c++) {
-            const float *k = g + (m * C + c) * 9;
-            float t[4][3], u[4][4];
-            for (int j = 0; j < 3; j++) {        /* G g: 4 x 3 */
-                t[0][j] = k[j];
-                t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-                t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-                t[3][j] = k[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {        /* (G g) G': 4 x 4 */
-                u[i][0] = t[i][0];
-                u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[i][3] = t[i][2];
-            }
-            for (int x = 0; x < 16; x++) U[(size_t)x * MC + (size_t)(m * C + c)] = u[x / 4][x % 4];
-        }
-}
 
 static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
 {
@@ -191,13 +162,13 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     }
     if (p->kind == CONV_IM2COL && G == 1 && w.nsp == 2 && p->kH == 3 && p->kW == 3 && p->sH == 1 && p->sW == 1 &&
         p->dH == 1 && p->dW == 1 && p->pT == 1 && p->pL == 1 && p->OH == p->H && p->OW == p->W && C >= 64 && M >= 64 &&
-        p->OHW >= 64 && wt->is_const && wt->data && 16 * M * C <= INT_MAX && 16 * C * ((p->OHW + 3) / 4 + p->OW) <= INT_MAX) {
+        p->OHW >= 64 && wt->is_const && wt->data && 36 * M * C <= INT_MAX) {
         size_t head = (sizeof *p + 63) / 64 * 64;
-        conv_params *q = realloc(p, head + sizeof(float) * 16 * (size_t)M * (size_t)C);
-        if (q) {
+        conv_params *q = realloc(p, head + sizeof(float) * 36 * (size_t)M * (size_t)C);
+        if (q) {   /* out of memory: the im2col path still works */
             p = q;
             float *U = (float *)((char *)p + head);
-            wino_weights(wt->data, M, C, U);
+            cc_wino4_weights(wt->data, M, C, U);
             p->wino = U;
             p->kind = CONV_WINO;
         }
@@ -773,121 +744,20 @@ static int conv_gemm_backward_weight(const conv_params *p, const float *x, const
 /* Input transform of one channel, one row of tiles: V[xi][t] = (B' d B)[xi] for
  * the 4x4 patches at rows 2ti-1..2ti+2.  First B' d down the four rows (whole
  * rows at once), then d B along each row (stride-2 reads); both vectorise. */
-CC_HOT_CLONES
-static void wino_in_row(const float *restrict xc, int64_t H, int64_t W, int64_t ti, int64_t tw, float *restrict rb,
-                        float *restrict V, size_t CT, size_t o)
-{
-    const int64_t Wp = 2 * tw + 2;
-    float *r[4], *t[4];
-    for (int a = 0; a < 4; a++) {
-        r[a] = rb + a * Wp;
-        t[a] = rb + (4 + a) * Wp;
-        int64_t row = 2 * ti - 1 + a;
-        memset(r[a], 0, sizeof(float) * (size_t)Wp);
-        if (row >= 0 && row < H) memcpy(r[a] + 1, xc + row * W, sizeof(float) * (size_t)W);
-    }
-    float *restrict t0 = t[0], *restrict t1 = t[1], *restrict t2 = t[2], *restrict t3 = t[3];
-    const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2], *restrict r3 = r[3];
-#pragma omp simd
-    for (int64_t j = 0; j < Wp; j++) {
-        t0[j] = r0[j] - r2[j];
-        t1[j] = r1[j] + r2[j];
-        t2[j] = r2[j] - r1[j];
-        t3[j] = r1[j] - r3[j];
-    }
-    for (int a = 0; a < 4; a++) {
-        const float *restrict ta = t[a];
-        float *restrict v0 = V + (size_t)(a * 4 + 0) * CT + o, *restrict v1 = V + (size_t)(a * 4 + 1) * CT + o;
-        float *restrict v2 = V + (size_t)(a * 4 + 2) * CT + o, *restrict v3 = V + (size_t)(a * 4 + 3) * CT + o;
-#pragma omp simd
-        for (int64_t tj = 0; tj < tw; tj++) {
-            float d0 = ta[2 * tj], d1 = ta[2 * tj + 1], d2 = ta[2 * tj + 2], d3 = ta[2 * tj + 3];
-            v0[tj] = d0 - d2;
-            v1[tj] = d1 + d2;
-            v2[tj] = d2 - d1;
-            v3[tj] = d1 - d3;
-        }
-    }
-}
-
-/* Output transform of one output channel, one row of tiles: Y = A' Z A + bias. */
-CC_HOT_CLONES
-static void wino_out_row(const float *restrict Z, size_t MT, size_t o, int64_t tw, int64_t W, int two_rows, float bv,
-                         float *restrict y0, float *restrict y1)
-{
-    const int64_t full = W / 2;
-    const float *z[16];
-    for (int k = 0; k < 16; k++) z[k] = Z + (size_t)k * MT + o;
-    /* full tiles (vectorised), then the last tile of an odd width */
-#pragma omp simd
-    for (int64_t tj = 0; tj < full; tj++) {
-        float u00 = z[0][tj] + z[4][tj] + z[8][tj], u01 = z[1][tj] + z[5][tj] + z[9][tj];
-        float u02 = z[2][tj] + z[6][tj] + z[10][tj], u03 = z[3][tj] + z[7][tj] + z[11][tj];
-        y0[2 * tj] = u00 + u01 + u02 + bv;
-        y0[2 * tj + 1] = u01 - u02 - u03 + bv;
-    }
-    if (two_rows) {
-#pragma omp simd
-        for (int64_t tj = 0; tj < full; tj++) {
-            float u10 = z[4][tj] - z[8][tj] - z[12][tj], u11 = z[5][tj] - z[9][tj] - z[13][tj];
-            float u12 = z[6][tj] - z[10][tj] - z[14][tj], u13 = z[7][tj] - z[11][tj] - z[15][tj];
-            y1[2 * tj] = u10 + u11 + u12 + bv;
-            y1[2 * tj + 1] = u11 - u12 - u13 + bv;
-        }
-    }
-    if (full < tw) {
-        int64_t tj = full;
-        y0[2 * tj] = (z[0][tj] + z[4][tj] + z[8][tj]) + (z[1][tj] + z[5][tj] + z[9][tj]) + (z[2][tj] + z[6][tj] + z[10][tj]) + bv;
-        if (two_rows)
-            y1[2 * tj] = (z[4][tj] - z[8][tj] - z[12][tj]) + (z[5][tj] - z[9][tj] - z[13][tj]) + (z[6][tj] - z[10][tj] - z[14][tj]) + bv;
-    }
-}
-
-static int wino_forward(const conv_params *p, const float *x, const float *bias, float *y, cc_ctx *ctx)
-{
-    const int64_t C = p->C, M = p->M, H = p->H, W = p->W, th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw;
-    const int64_t Wp = 2 * tw + 2;
-    float *V = cc_scratch(ctx, 0, (size_t)(16 * C * T)), *Z = cc_scratch(ctx, 1, (size_t)(16 * M * T));
-    float *rbuf = cc_scratch(ctx, 2, (size_t)(8 * Wp * omp_get_max_threads()));
-    const cc_post *post = cc_ctx_post(ctx);
-    if (!V || !Z || !rbuf) return CC_E_NOMEM;
-    const size_t CT = (size_t)C * (size_t)T, MT = (size_t)M * (size_t)T, MC = (size_t)M * (size_t)C;
-    for (int64_t img = 0; img < p->N; img++) {
-        const float *xi = x + img * C * H * W;
-        float *yi = y + img * M * H * W;
-        /* input tiles: V[xi][c][t] = (B' d B), d the 4x4 patch at (2i-1, 2j-1), zero outside */
-#pragma omp parallel for schedule(static) if (C * T >= 2048)
-        for (int64_t c = 0; c < C; c++) {
-            float *rb = rbuf + (size_t)omp_get_thread_num() * 8 * (size_t)Wp;
-            for (int64_t ti = 0; ti < th; ti++)
-                wino_in_row(xi + c * H * W, H, W, ti, tw, rb, V, CT, (size_t)c * (size_t)T + (size_t)(ti * tw));
-        }
-        /* 16 independent GEMMs Z[xi] = U[xi] V[xi] (M x C x T) */
-        for (int k = 0; k < 16; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)T, (int)C, 1.0f, p->wino + (size_t)k * MC,
-                        (int)C, V + (size_t)k * CT, (int)T, 0.0f, Z + (size_t)k * MT, (int)T);
-        /* output tiles: Y = A' Z A (+ bias), clipped at the bottom / right edge */
-#pragma omp parallel for schedule(static) if (M * T >= 2048)
-        for (int64_t m = 0; m < M; m++) {
-            float *ym = yi + m * H * W, bv = bias ? bias[m] : 0.0f;
-            for (int64_t ti = 0; ti < th; ti++) {
-                int two = 2 * ti + 1 < H;
-                wino_out_row(Z, MT, (size_t)m * (size_t)T + (size_t)(ti * tw), tw, W, two, bv, ym + 2 * ti * W,
-                             two ? ym + (2 * ti + 1) * W : ym);
-            }
-            cc_post_apply(ym, H * W, 0.0f, post);
-        }
-    }
-    return CC_E_OK;
-}
-
 static int conv_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx)
 {
     const conv_params *p = n->params;
     const float *x = in[0]->data, *w = in[1]->data, *bias = p->has_bias ? in[2]->data : NULL;
     float *y = out[0]->data;
     if (p->kind == CONV_DW) return dw_forward(p, x, w, bias, y, ctx);
-    if (p->kind == CONV_WINO) return wino_forward(p, x, bias, y, ctx);
+    if (p->kind == CONV_WINO) {
+        for (int64_t i = 0; i < p->N; i++) {
+            int rc = cc_wino4_forward(p->wino, p->M, p->C, p->H, p->W, x + i * p->C * p->HW, bias, y + i * p->M * p->HW,
+                                      cc_ctx_post(ctx), ctx);
+            if (rc) return rc;
+        }
+        return CC_E_OK;
+    }
     return conv_gemm_forward(p, x, w, bias, y, ctx);
 }
 

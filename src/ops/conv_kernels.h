@@ -59,4 +59,11 @@ static inline void cc_window_range(int64_t off, int64_t s, int64_t in, int64_t o
     *o1 = b;
 }
 
+/* Winograd F(4x4, 3x3) for 3x3 / stride 1 / padding 1 / one group (conv_wino4.c):
+ * U = the transformed weights, 36 x M x C floats; the forward of one image
+ * (C x H x W -> M x H x W) plus bias and the fused activation post. */
+void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
+int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W, const float *x, const float *bias,
+                     float *y, const cc_post *post, cc_ctx *ctx);
+
 #endif
