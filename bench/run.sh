@@ -7,7 +7,8 @@
 # Environment: BUILD (library build folder, default build), PY (default /usr/bin/python3),
 # BENCH_MODELS (default "mobilenet_v2 resnet50 vgg16"), BENCH_QUICK=1 (1 iteration each),
 # BENCH_PROFILE=0 (skip the per-op profile), BENCH_PROBE=0 (skip the thread probes),
-# BENCH_TORCH=0 / BENCH_ORT=0 / BENCH_ALLQ_BWD=0 (skip those).
+# BENCH_TORCH=0 / BENCH_ORT=0 / BENCH_ALLQ_BWD=0 (skip those), BENCH_ROUNDS (default 3:
+# ONNX Runtime and ours alternate that many times; the report takes each one's best round).
 set -e
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -63,16 +64,19 @@ for m in $MODELS; do
     echo "$info" | sed "s/^{/{\"kind\":\"info\",\"name\":\"$m\",/" >> "$RAW"
     layer=$(echo "$info" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["layer"])')
     "$PY" bench/flops.py "$f" "$layer" | sed "s/^{/{\"kind\":\"flops\",\"name\":\"$m\",/" >> "$RAW"
-    if [ "$ORT" = 1 ]; then
-        log "$m: ONNX Runtime forward x$no"
-        node bench/ort.js "$f" "$no" 2 | sed "s/^{/{\"kind\":\"ort\",\"name\":\"$m\",/" >> "$RAW"
-    fi
-    log "$m: ours forward x$nf"
-    "$BIN" "$f" fwd "$nf" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
-    log "$m: ours 1-Q explanation x$n1"
-    "$BIN" "$f" one "$n1" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
-    log "$m: ours all-Q explanation x$na"
-    "$BIN" "$f" allq "$na" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+    # side by side: ONNX Runtime and ours alternate, BENCH_ROUNDS times (the
+    # report takes each one's best round: other jobs on a shared machine only
+    # ever make a run slower)
+    for round in $(seq "${BENCH_ROUNDS:-3}"); do
+        if [ "$ORT" = 1 ]; then
+            log "$m: round $round: ONNX Runtime forward x$no"
+            node bench/ort.js "$f" "$no" 2 | sed "s/^{/{\"kind\":\"ort\",\"name\":\"$m\",/" >> "$RAW"
+        fi
+        log "$m: round $round: ours forward x$nf, 1-Q explanation x$n1, all-Q explanation x$na"
+        "$BIN" "$f" fwd "$nf" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+        "$BIN" "$f" one "$n1" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+        "$BIN" "$f" allq "$na" 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
+    done
     if [ "${BENCH_ALLQ_BWD:-1}" = 1 ]; then
         log "$m: ours all-Q the previous way (C seeds through the batched backward) x1"
         "$BIN" "$f" allq_bwd 1 1 | sed "s/^{/{\"kind\":\"ours\",\"name\":\"$m\",/" >> "$RAW"
