@@ -199,6 +199,7 @@ static int64_t conv_chunk(const conv_params *p, int64_t images)
 /* The column matrix of one image: row r = (c, kh, kw) starts at col + r*ld
  * and holds that tap's input for every output position (zero outside the
  * image).  ld > OHW packs several images side by side. */
+CC_HOT_CLONES
 static void conv_im2col(const conv_params *p, const float *x, float *col, int64_t ld)
 {
     const int64_t rows = p->C * p->kk, OH = p->OH, OW = p->OW;
@@ -214,8 +215,13 @@ static void conv_im2col(const conv_params *p, const float *x, float *col, int64_
             if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
             const float *xr = xc + ih * p->W + off;
             for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
-            if (p->sW == 1) memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
-            else for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * p->sW];
+            if (p->sW == 1) {
+                memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
+            } else {
+                const int64_t sw = p->sW;
+#pragma omp simd
+                for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * sw];
+            }
             for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
         }
     }
