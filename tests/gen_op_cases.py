@@ -748,6 +748,49 @@ def define_cases():
     case("gemm_softmax_head", 13, [node("Gemm", ["x", "W", "b"], ["z"], transB=1), node("Softmax", ["z"], ["y"])],
          [("x", R.normal((1, 6))), ("W", R.normal((4, 6))), ("b", R.normal((4,)))], ["y"], head)
 
+    # Conv -> Relu / Clip pairs that the memory-saving mode runs fused (tests/test_op_oracle.sh
+    # runs every case again with CC_ORACLE_KEEP=1): the gradient goes from y only down to h,
+    # so the first pair is not on the backward path and its pre-activation is never written.
+    # One case per forward path: batched small planes (images side by side), depthwise with
+    # stride 2 and an opset-9 Clip, Winograd with a Relu.
+    def fused_case(name, opset, x, w1, b1, conv_attrs, act, groups=1):
+        lo, hi = 0.0, 6.0
+        c1 = F.conv2d(torch.tensor(x.astype(np.float64)), torch.tensor(w1.astype(np.float64)),
+                      torch.tensor(b1.astype(np.float64)), stride=conv_attrs.get("strides", [1, 1])[0],
+                      padding=conv_attrs.get("pads", [0, 0, 0, 0])[0], groups=groups).numpy()
+        for v in ((lo,) if act == "Relu" else (lo, hi)):   # away from the kinks (checked, not assumed)
+            assert np.abs(c1 - v).min() > 1e-3, (name, np.abs(c1 - v).min())
+        m = w1.shape[0]
+        w2 = R.normal((3, m, 1, 1), 0.3)
+        if act == "Relu":
+            a = node("Relu", ["c1"], ["h"])
+            extra = []
+        elif opset >= 11:
+            a = node("Clip", ["c1", "lo", "hi"], ["h"])
+            extra = [("lo", f32(lo).reshape(())), ("hi", f32(hi).reshape(()))]
+        else:
+            a = node("Clip", ["c1"], ["h"], min=lo, max=hi)
+            extra = []
+
+        def fn(t):
+            c = F.conv2d(t["x"], t["w1"], t["b1"], stride=conv_attrs.get("strides", [1, 1])[0],
+                         padding=conv_attrs.get("pads", [0, 0, 0, 0])[0], groups=groups)
+            h = F.relu(c) if act == "Relu" else torch.clamp(c, lo, hi)
+            return {"h": h, "y": F.conv2d(h, t["w2"])}
+        case(name, opset, [node("Conv", ["x", "w1", "b1"], ["c1"], group=groups, **conv_attrs), a,
+                           node("Conv", ["h", "w2"], ["y"])],
+             [("x", x)], ["y"], fn, inits=[("w1", w1), ("b1", b1), ("w2", w2)] + extra,
+             grad_targets=[], extra_targets=["h"], rtol_f=1e-4, fd=0)
+
+    fused_case("fused_conv_clip_batch2", 13, R.normal((2, 4, 5, 5)), R.normal((6, 4, 3, 3), 0.4), R.normal((6,), 2.0),
+               dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), "Clip")
+    fused_case("fused_depthwise_s2_clip_v9", 9, R.normal((1, 8, 9, 9)), R.normal((8, 1, 3, 3), 1.0), R.normal((8,), 2.0),
+               dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), "Clip", groups=8)
+    # 6400 outputs: biases of +-2..3 against a spread of ~0.25 keep every one away from 0
+    signs = np.where(np.arange(64) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    fused_case("fused_winograd_relu", 13, R.normal((1, 64, 10, 10)), R.normal((64, 64, 3, 3), 0.01),
+               (R.uniform((64,), 2.0, 3.0) * signs).astype(np.float32), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), "Relu")
+
 
 def main():
     if len(sys.argv) != 2:

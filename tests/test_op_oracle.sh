@@ -13,4 +13,7 @@ fi
 RUNNER="$BUILD/tests/oracle_runner"
 [ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
 "$PY" tests/gen_op_cases.py "$FIX/ops" || { echo "FAIL: tests/gen_op_cases.py failed"; exit 1; }
-exec "$RUNNER" "$FIX/ops"
+"$RUNNER" "$FIX/ops" || exit 1
+# again with shared buffers and fused Conv -> Relu / Clip (cc_session_keep of what each case reads)
+echo "memory-saving mode:"
+CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/ops"

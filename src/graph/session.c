@@ -221,9 +221,13 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *nd = &g->nodes[i];
-        int on = 0;
+        /* the backward pass runs a node when a gradient reaches one of its outputs
+         * and one of its inputs leads back to a named tensor (cc_session_backward);
+         * the node that produces a named tensor itself does not run */
+        int on = 0, din = 0;
         for (int j = 0; j < nd->n_out; j++) on |= dep[nd->out[j]] && reach[nd->out[j]];
-        if (!on) continue;
+        for (int j = 0; j < nd->n_in; j++) din |= nd->in[j] >= 0 && dep[nd->in[j]];
+        if (!on || !din) continue;
         for (int j = 0; j < nd->n_in; j++) if (nd->in[j] >= 0) need[nd->in[j]] = 1;
         for (int j = 0; j < nd->n_out; j++) need[nd->out[j]] = 1;
     }
