@@ -100,7 +100,7 @@ FUZZ_TARGET void fuzz_onnx(const uint8_t *data, size_t size)
             size_t n = 0;
             const float *y = cc_session_value(s, out, &n);
             if (y && n && n <= FUZZ_MAX_RUN_ELEMS) {
-                float *seed = malloc(2 * n * sizeof(float));
+                float *seed = malloc(2 * n * sizeof(float)), *y0 = malloc(n * sizeof(float));
                 int targets[64], nt = 0;
                 for (int i = 0; i < cc_model_num_inputs(m) && nt < 64; i++) targets[nt++] = cc_model_input(m, i);
                 if (seed) {
@@ -108,6 +108,27 @@ FUZZ_TARGET void fuzz_onnx(const uint8_t *data, size_t size)
                     if (cc_session_backward(s, out, seed, 2, targets, nt) != CC_OK)
                         fuzz_check_msg(cc_session_errmsg(s));
                 }
+                /* the memory-saving mode (shared buffers, fused Conv -> Relu / Clip)
+                 * must give the same output bit for bit, then a backward to the layer */
+                int layer = cc_default_layer(m);
+                if (y0 && layer >= 0) {
+                    memcpy(y0, y, n * sizeof(float));
+                    if (cc_session_keep(s, &layer, 1) == CC_OK) {
+                        if (cc_session_forward(s) == CC_OK) {
+                            size_t n2 = 0;
+                            const float *y2 = cc_session_value(s, out, &n2);
+                            fuzz_require(y2 && n2 == n && memcmp(y0, y2, n * sizeof(float)) == 0,
+                                         "cc_session_keep changed the output");
+                            if (seed && cc_session_backward(s, out, seed, 2, &layer, 1) != CC_OK)
+                                fuzz_check_msg(cc_session_errmsg(s));
+                        } else {
+                            fuzz_check_msg(cc_session_errmsg(s));
+                        }
+                    } else {
+                        fuzz_check_msg(cc_session_errmsg(s));
+                    }
+                }
+                free(y0);
                 free(seed);
             }
         } else if (ok) {
