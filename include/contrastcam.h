@@ -103,8 +103,9 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
  * what such a backward pass reads (these tensors, the nodes between them and the
  * graph outputs, graph inputs and outputs); every other activation shares
  * buffers with tensors already dead, so cc_session_value on it is undefined.
- * Speed: a Conv whose output only a Relu or Clip reads, and that is not kept,
- * then runs fused with that activation (the pre-activation is never written).
+ * Speed: a Conv or Add whose output only a Relu or Clip reads, and that is not
+ * kept, then runs fused with that activation (the pre-activation is never
+ * written).
  * n = 0 restores the default (every value kept).  Invalidates the last forward. */
 cc_status cc_session_keep(cc_session *s, const int *tensors, int n);
 /* Run the whole graph forward. */

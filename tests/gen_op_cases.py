@@ -786,6 +786,33 @@ def define_cases():
                dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), "Clip")
     fused_case("fused_depthwise_s2_clip_v9", 9, R.normal((1, 8, 9, 9)), R.normal((8, 1, 3, 3), 1.0), R.normal((8,), 2.0),
                dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), "Clip", groups=8)
+    # Add -> Relu (a residual block's end) and a broadcast Add -> Clip, fused the same way
+    def fused_add_case(name, x, w1, b2, act):
+        c = F.conv2d(torch.tensor(x.astype(np.float64)), torch.tensor(w1.astype(np.float64)), padding=1)
+        s_ = (c + torch.tensor(x.astype(np.float64)) if b2 is None else c + torch.tensor(b2.astype(np.float64))).numpy()
+        srt = np.sort(s_.ravel())   # Clip bounds in the middle of gaps between the sums, about a quarter in
+        lo_, hi_ = [float(np.float32((srt[k] + srt[k + 1]) / 2)) for k in (len(srt) // 4, 3 * len(srt) // 4)]
+        for v in ((0.0,) if act == "Relu" else (lo_, hi_)):
+            assert np.abs(s_ - v).min() > 1e-3, (name, np.abs(s_ - v).min())
+        w2 = R.normal((3, x.shape[1], 1, 1), 0.3)
+        other = "x" if b2 is None else "b2"
+        a = node("Relu", ["s"], ["h"]) if act == "Relu" else node("Clip", ["s", "lo", "hi"], ["h"])
+
+        def fn(t):
+            sm = F.conv2d(t["x"], t["w1"], padding=1) + t[other]
+            h = F.relu(sm) if act == "Relu" else torch.clamp(sm, lo_, hi_)
+            return {"h": h, "y": F.conv2d(h, t["w2"])}
+        inits = [("w1", w1), ("w2", w2)] + ([] if b2 is None else [("b2", b2)])
+        if act != "Relu":
+            inits += [("lo", f32(lo_).reshape(())), ("hi", f32(hi_).reshape(()))]
+        case(name, 13, [node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]), node("Add", ["c", other], ["s"]), a,
+                        node("Conv", ["h", "w2"], ["y"])],
+             [("x", x)], ["y"], fn, inits=inits, grad_targets=[], extra_targets=["h"], rtol_f=1e-4, fd=0)
+
+    fused_add_case("fused_add_relu", R.normal((1, 4, 6, 6)), R.normal((4, 4, 3, 3), 0.3), None, "Relu")
+    fused_add_case("fused_add_broadcast_clip", R.normal((1, 4, 6, 6)), R.normal((4, 4, 3, 3), 0.1),
+                   R.normal((4, 1, 1), 0.3), "Clip")
+
     # 6400 outputs: biases of +-2..3 against a spread of ~0.25 keep every one away from 0
     signs = np.where(np.arange(64) % 2 == 0, 1.0, -1.0).astype(np.float32)
     fused_case("fused_winograd_relu", 13, R.normal((1, 64, 10, 10)), R.normal((64, 64, 3, 3), 0.01),

@@ -340,8 +340,38 @@ static void run_fwd(cc_tensor *y, const cc_tensor *a, const cc_tensor *b, const 
     else bc_forward(&p, bkern[kind].fwdi, a->data, bdata, y->data, sizeof(int64_t));
 }
 
-static int bin_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, int kind)
+/* Add with a fused Relu / Clip (cc_ctx_post; the session fuses the pair when
+ * nothing reads the sum itself, e.g. a residual block's Add -> Relu): one pass
+ * for same-shape inputs, else the broadcast sum and then the activation. */
+static void add_post(cc_tensor *y, const cc_tensor *a, const cc_tensor *b, const cc_post *post)
 {
+    const int64_t n = y->numel;
+    float *py = y->data;
+    if (a->numel == n && b->numel == n && a->ndim == b->ndim && !memcmp(a->dims, b->dims, sizeof a->dims[0] * (size_t)a->ndim)) {
+        const float *pa = a->data, *pb = b->data;
+        const float lo = post->lo, hi = post->hi;
+        if (post->kind == CC_POST_RELU) {
+#pragma omp parallel for simd if(parallel: n > CC_PAR_MIN) schedule(static)
+            for (int64_t i = 0; i < n; i++) { float v = pa[i] + pb[i]; py[i] = v > 0 ? v : 0; }
+        } else {
+#pragma omp parallel for simd if(parallel: n > CC_PAR_MIN) schedule(static)
+            for (int64_t i = 0; i < n; i++) { float v = pa[i] + pb[i]; py[i] = v < lo ? lo : v > hi ? hi : v; }
+        }
+        return;
+    }
+    run_fwd(y, a, b, b->data, B_Add);
+    const int64_t blk = 16384, nb = (n + blk - 1) / blk;
+#pragma omp parallel for schedule(static) if (n > CC_PAR_MIN)
+    for (int64_t c = 0; c < nb; c++) cc_post_apply(py + c * blk, n - c * blk < blk ? n - c * blk : blk, 0.0f, post);
+}
+
+static int bin_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, int kind, const cc_ctx *ctx)
+{
+    const cc_post *post = cc_ctx_post(ctx);
+    if (kind == B_Add && post->kind != CC_POST_NONE && out[0]->dtype == CC_DT_FLOAT) {
+        add_post(out[0], in[0], in[1], post);
+        return CC_E_OK;
+    }
     run_fwd(out[0], in[0], in[1], n->params ? n->params : in[1]->data, kind);
     return CC_E_OK;
 }
@@ -401,7 +431,7 @@ static int var_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, float
     static int NAME##_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e) \
     { return bin_prepare(n, in, out, e, KIND, VAR); } \
     static int NAME##_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx) \
-    { (void)ctx; return VAR ? var_forward(n, in, out, KIND) : bin_forward(n, in, out, KIND); } \
+    { return VAR ? var_forward(n, in, out, KIND) : bin_forward(n, in, out, KIND, ctx); } \
     static int NAME##_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, float **gy, \
                                float **gx, int K, cc_ctx *ctx) \
     { (void)ctx; return VAR ? var_backward(n, in, out, gy, gx, K, KIND) \

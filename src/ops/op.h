@@ -78,7 +78,7 @@ typedef struct cc_post {
     float lo, hi;             /* CC_POST_CLIP bounds */
 } cc_post;
 /* The activation the current forward call must apply to its first output
- * (kind CC_POST_NONE when none). */
+ * (kind CC_POST_NONE when none, or when ctx is NULL). */
 const cc_post *cc_ctx_post(const cc_ctx *ctx);
 /* y[i] = post(y[i] + bias) for i < n, on the calling thread. */
 void cc_post_apply(float *y, int64_t n, float bias, const cc_post *post);
@@ -154,7 +154,7 @@ int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_
 
 /* Registry: look up an op by type (domain "" or "ai.onnx"). */
 const cc_op *cc_op_find(const char *op_type);
-/* Whether op's forward applies cc_ctx_post() to its first output (Conv). */
+/* Whether op's forward applies cc_ctx_post() to its first output (Conv, Add). */
 int cc_op_fuses_post(const cc_op *op);
 /* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */

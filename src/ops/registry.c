@@ -17,5 +17,5 @@ const cc_op *cc_op_find(const char *op_type)
 /* By name, so that a wrapped copy of the op (bench/'s profiler) still fuses. */
 int cc_op_fuses_post(const cc_op *op)
 {
-    return op && strcmp(op->op_type, "Conv") == 0;
+    return op && (strcmp(op->op_type, "Conv") == 0 || strcmp(op->op_type, "Add") == 0);
 }
