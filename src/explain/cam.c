@@ -34,12 +34,7 @@ int cc_default_layer(const cc_model *m)
     unsigned char *reach = calloc((size_t)g->n_tensors + 1, 1);
     if (!reach) return -1;
     reach[g->outputs[0]] = 1;
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        const cc_node *n = &g->nodes[i];
-        int r = 0;
-        for (int j = 0; j < n->n_out; j++) r |= reach[n->out[j]];
-        if (r) for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) reach[n->in[j]] = 1;
-    }
+    cc_graph_mark_upstream(g, reach);
     int best = -1;
     for (int i = g->n_nodes - 1; i >= 0 && best < 0; i--) {
         const cc_node *n = &g->nodes[i];

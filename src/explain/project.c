@@ -114,12 +114,7 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
     unsigned char *reach = calloc((size_t)nt, 1);
     if (!reach) return -2;
     reach[output] = 1;
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        const cc_node *n = &g->nodes[i];
-        int r = 0;
-        for (int j = 0; j < n->n_out; j++) r |= reach[n->out[j]];
-        if (r) for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) reach[n->in[j]] = 1;
-    }
+    cc_graph_mark_upstream(g, reach);
     int rc = -1;
     const cc_tensor *A = &s->t[layer];
     if (!reach[layer]) goto out;

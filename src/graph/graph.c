@@ -135,6 +135,26 @@ float *cc_scratch(cc_ctx *ctx, int slot, size_t n)
     return ctx->slot[slot].p;
 }
 
+void cc_graph_mark_upstream(const cc_graph *g, unsigned char *mark)
+{
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const cc_node *n = &g->nodes[i];
+        int r = 0;
+        for (int j = 0; j < n->n_out; j++) r |= mark[n->out[j]];
+        if (r) for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) mark[n->in[j]] = 1;
+    }
+}
+
+void cc_graph_mark_downstream(const cc_graph *g, unsigned char *mark)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cc_node *n = &g->nodes[i];
+        int d = 0;
+        for (int j = 0; j < n->n_in; j++) d |= n->in[j] >= 0 && mark[n->in[j]];
+        if (d) for (int j = 0; j < n->n_out; j++) mark[n->out[j]] = 1;
+    }
+}
+
 const cc_post *cc_ctx_post(const cc_ctx *ctx)
 {
     static const cc_post none = { CC_POST_NONE, 0, 0 };

@@ -42,6 +42,12 @@ int cc_graph_check_size(const cc_graph *g, int64_t numel, size_t esz, const char
 
 /* Lookup / creation by name. */
 int cc_graph_find(const cc_graph *g, const char *name);
+/* In place, over the nodes in order: mark every tensor that a marked tensor
+ * depends on (upstream: the inputs of any node with a marked output), or that
+ * depends on a marked tensor (downstream: the outputs of any node with a
+ * marked input).  mark has one byte per tensor. */
+void cc_graph_mark_upstream(const cc_graph *g, unsigned char *mark);
+void cc_graph_mark_downstream(const cc_graph *g, unsigned char *mark);
 int cc_graph_add_tensor(cc_graph *g, const char *name);  /* -1 on OOM */
 void *cc_graph_own(cc_graph *g, void *p);                /* register for free(); returns p (NULL stays NULL) */
 char *cc_graph_strdup(cc_graph *g, const char *s, size_t n);

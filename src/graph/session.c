@@ -208,18 +208,8 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     for (int i = 0; i < g->n_inputs; i++) need[g->inputs[i]] = 1;
     for (int i = 0; i < g->n_outputs; i++) need[g->outputs[i]] = reach[g->outputs[i]] = 1;
     for (int i = 0; i < n; i++) need[tensors[i]] = dep[tensors[i]] = 1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const cc_node *nd = &g->nodes[i];
-        int d = 0;
-        for (int j = 0; j < nd->n_in; j++) d |= nd->in[j] >= 0 && dep[nd->in[j]];
-        if (d) for (int j = 0; j < nd->n_out; j++) dep[nd->out[j]] = 1;
-    }
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        const cc_node *nd = &g->nodes[i];
-        int r = 0;
-        for (int j = 0; j < nd->n_out; j++) r |= reach[nd->out[j]];
-        if (r) for (int j = 0; j < nd->n_in; j++) if (nd->in[j] >= 0) reach[nd->in[j]] = 1;
-    }
+    cc_graph_mark_downstream(g, dep);
+    cc_graph_mark_upstream(g, reach);
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *nd = &g->nodes[i];
         /* the backward pass runs a node when a gradient reaches one of its outputs
@@ -373,19 +363,9 @@ cc_status cc_session_backward(cc_session *s, int from, const float *seed, int K,
     if (!dep || !reach) { free(dep); free(reach); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
     memset(s->has_grad, 0, (size_t)nt);
     for (int i = 0; i < n_targets; i++) dep[targets[i]] = 1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const cc_node *n = &g->nodes[i];
-        int d = 0;
-        for (int j = 0; j < n->n_in; j++) d |= n->in[j] >= 0 && dep[n->in[j]];
-        if (d) for (int j = 0; j < n->n_out; j++) dep[n->out[j]] = 1;
-    }
+    cc_graph_mark_downstream(g, dep);
     reach[from] = 1;
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        const cc_node *n = &g->nodes[i];
-        int r = 0;
-        for (int j = 0; j < n->n_out; j++) r |= reach[n->out[j]];
-        if (r) for (int j = 0; j < n->n_in; j++) if (n->in[j] >= 0) reach[n->in[j]] = 1;
-    }
+    cc_graph_mark_upstream(g, reach);
     cc_status st = CC_OK;
     /* gradient buffers: tensors on a path target -> from, plus every target (zero if off-path) */
     for (int t = 0; t < nt && st == CC_OK; t++) {
