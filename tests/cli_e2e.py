@@ -8,20 +8,9 @@ import json, os, shutil, subprocess, sys, tempfile
 
 import numpy as np
 
-BUILD = os.environ.get("CC_BUILD", "build")
-CLI = os.path.join(BUILD, "contrastcam")
-SHARED = os.environ.get("CC_SHARED", "../shared")
+from clicheck import CLI, SHARED, check, summary
+
 MODELS = os.path.join(SHARED, "models")
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures += 1
 
 
 def run(*args):
@@ -166,8 +155,7 @@ def main():
         test_explain(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -24,18 +24,9 @@ except ImportError as e:
     print(f"skip: {e}")
     sys.exit(77)
 
-BUILD = os.environ.get("CC_BUILD", "build")
-CLI = os.path.join(BUILD, "contrastcam")
+from clicheck import CLI, check, summary
+
 MODEL = "models/fashion_cnn.onnx"
-failures = checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures += 1
 
 
 def run(args, env=None):
@@ -249,8 +240,7 @@ def cases(tmp):
     check(not os.path.exists(out2), "a failed explain does not leave a new output folder behind")
     expect(["explain", MODEL, img, "--out", img], 2, ["not a folder"], "--out names a file")
 
-    print(f"{checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

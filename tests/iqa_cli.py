@@ -8,18 +8,9 @@ import json, os, shutil, subprocess, sys, tempfile
 import numpy as np
 from PIL import Image
 
-BUILD = os.environ.get("CC_BUILD", "build")
-CLI = os.path.join(BUILD, "contrastcam")
-SHARED = os.environ.get("CC_SHARED", "../shared")
+from clicheck import CLI, SHARED, check, summary
+
 MODEL = "models/iqa_fr.onnx"
-failures = checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    print(("ok   " if cond else "FAIL ") + what)
-    failures += not cond
 
 
 def run(*args):
@@ -116,8 +107,7 @@ def main():
         check(rc == 0 and "--composite" in out, "--help")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":
