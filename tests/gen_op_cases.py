@@ -294,7 +294,9 @@ def define_cases():
 
     # ---------------- Conv
     def conv_case(name, xs, ws, bias=True, pads=(0, 0, 0, 0), strides=(1, 1), dil=(1, 1), groups=1,
-                  auto_pad=None, opset=11, give_kernel_shape=True):
+                  auto_pad=None, opset=11, give_kernel_shape=True, const_w=False):
+        """const_w: weights and bias as initializers (the packed / direct forward
+        paths need constant weights), their gradients checked as extra targets."""
         x = R.normal(xs)
         w = R.normal(ws, 1.0 / math.sqrt(np.prod(ws[1:])))
         ins = [("x", x), ("w", w)]
@@ -302,6 +304,10 @@ def define_cases():
         if bias:
             ins.append(("b", R.normal((ws[0],), 0.5)))
             names.append("b")
+        inits, extra = [], []
+        if const_w:
+            inits, ins = ins[1:], ins[:1]
+            extra = [n for n, _ in inits]
         attrs = dict(strides=list(strides), dilations=list(dil), group=groups)
         if give_kernel_shape:
             attrs["kernel_shape"] = list(ws[2:])
@@ -317,7 +323,8 @@ def define_cases():
 
         def fn(t):
             return {"y": conv_ref(t["x"], t["w"], t["b"] if bias else None, p, strides, dil, groups)}
-        case(name, opset, [node("Conv", names, ["y"], **attrs)], ins, ["y"], fn, rtol_f=1e-4, rtol_g=1e-4)
+        case(name, opset, [node("Conv", names, ["y"], **attrs)], ins, ["y"], fn, inits=inits, extra_targets=extra,
+             rtol_f=1e-4, rtol_g=1e-4)
 
     conv_case("conv_basic_p1", (1, 3, 7, 7), (4, 3, 3, 3), pads=(1, 1, 1, 1))
     conv_case("conv_batch2_s2_nobias", (2, 3, 9, 8), (5, 3, 3, 3), bias=False, strides=(2, 2), opset=13)
@@ -817,6 +824,21 @@ def define_cases():
     signs = np.where(np.arange(64) % 2 == 0, 1.0, -1.0).astype(np.float32)
     fused_case("fused_winograd_relu", 13, R.normal((1, 64, 10, 10)), R.normal((64, 64, 3, 3), 0.01),
                (R.uniform((64,), 2.0, 3.0) * signs).astype(np.float32), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), "Relu")
+    # a wide packed product (900 positions) with a Relu, and a narrow one (49) with a Clip
+    fused_case("fused_packed_wide_relu", 13, R.normal((1, 4, 30, 30)), R.normal((8, 4, 3, 3), 0.05),
+               (R.uniform((8,), 2.0, 3.0) * signs[:8]).astype(np.float32), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+               "Relu")
+    fused_case("fused_packed_narrow_clip", 13, R.normal((1, 16, 7, 7)), R.normal((40, 16, 1, 1), 0.4),
+               R.normal((40,), 2.0), dict(kernel_shape=[1, 1]), "Clip")
+
+    # (Appended last: new cases must not shift the random draws of the ones above.)
+    # Constant weights: on an AVX-512 CPU these take the packed-weight products (conv_packed.c:
+    # wide tiles from 784 output positions on, narrow ones below; padded panels, partial
+    # tiles).
+    conv_case("conv_const_1x1_wide", (1, 24, 30, 30), (20, 24, 1, 1), const_w=True)
+    conv_case("conv_const_1x1_narrow_batch2", (2, 40, 7, 7), (70, 40, 1, 1), const_w=True, opset=13)
+    conv_case("conv_const_3x3_s2_narrow", (1, 8, 9, 9), (33, 8, 3, 3), strides=(2, 2), pads=(1, 1, 1, 1), const_w=True)
+    conv_case("conv_const_k5_wide", (1, 3, 40, 41), (10, 3, 5, 5), pads=(2, 2, 2, 2), const_w=True)
 
 
 def main():

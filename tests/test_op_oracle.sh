@@ -14,6 +14,9 @@ RUNNER="$BUILD/tests/oracle_runner"
 [ -x "$RUNNER" ] || { echo "FAIL: $RUNNER not built (make all)"; exit 1; }
 "$PY" tests/gen_op_cases.py "$FIX/ops" || { echo "FAIL: tests/gen_op_cases.py failed"; exit 1; }
 "$RUNNER" "$FIX/ops" || exit 1
+# again with the OpenBLAS convolutions that CPUs without AVX-512 (and non-constant weights) use
+echo "without the packed / direct AVX-512 convolution kernels:"
+CONTRASTCAM_NO_PACKED=1 "$RUNNER" "$FIX/ops" || exit 1
 # again with shared buffers and fused Conv -> Relu / Clip (cc_session_keep of what each case reads)
 echo "memory-saving mode:"
 CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/ops"

@@ -155,6 +155,15 @@ void cc_graph_mark_downstream(const cc_graph *g, unsigned char *mark)
     }
 }
 
+void cc_graph_weights_live(cc_graph *g, int tensor)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        cc_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] == tensor) { cc_op_weights_live(n); break; }
+    }
+}
+
 const cc_post *cc_ctx_post(const cc_ctx *ctx)
 {
     static const cc_post none = { CC_POST_NONE, 0, 0 };

@@ -48,6 +48,9 @@ int cc_graph_find(const cc_graph *g, const char *name);
  * marked input).  mark has one byte per tensor. */
 void cc_graph_mark_upstream(const cc_graph *g, unsigned char *mark);
 void cc_graph_mark_downstream(const cc_graph *g, unsigned char *mark);
+/* Initializer `tensor` is about to be written in place (training): every
+ * node reading it stops using copies its prepare derived from it. */
+void cc_graph_weights_live(cc_graph *g, int tensor);
 int cc_graph_add_tensor(cc_graph *g, const char *name);  /* -1 on OOM */
 void *cc_graph_own(cc_graph *g, void *p);                /* register for free(); returns p (NULL stays NULL) */
 char *cc_graph_strdup(cc_graph *g, const char *s, size_t n);

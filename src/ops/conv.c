@@ -9,7 +9,9 @@
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
  *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
- *   - everything else: im2col, then one cblas_sgemm per group.
+ *   - everything else: im2col, then one cblas_sgemm per group;
+ *   - one group and constant weights, on a CPU with AVX-512: the 1x1 and
+ *     im2col products use weights packed at load (conv_packed.c) instead.
  * The bias and a fused Relu / Clip (cc_ctx_post) are applied as the output
  * is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
@@ -113,7 +115,9 @@ typedef struct conv_params {
     int64_t kH, kW, sH, sW, dH, dW, pT, pL, kk;
     int kind;
     int has_bias;
-    const float *wino;        /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
+    float *wino;              /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
+    float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
+    cc_packed pk;
 } conv_params;
 
 static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
@@ -171,6 +175,18 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
             cc_wino4_weights(wt->data, M, C, U);
             p->wino = U;
             p->kind = CONV_WINO;
+        }
+    }
+    cc_packed pk;
+    if ((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && G == 1 && wt->is_const && wt->data &&
+        cc_packed_plan(M, C * p->kk, p->OHW, &pk)) {
+        size_t head = (sizeof *p + 63) / 64 * 64;
+        conv_params *q = realloc(p, head + sizeof(float) * cc_packed_floats(&pk));
+        if (q) {   /* out of memory: the OpenBLAS path still works */
+            p = q;
+            p->pk = pk;
+            p->packed = (float *)((char *)p + head);
+            cc_packed_weights(&pk, wt->data, p->packed);
         }
     }
     free(n->params);
@@ -626,6 +642,16 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
 {
     const cc_post *post = cc_ctx_post(ctx);
     const int64_t C = p->C, M = p->M, Mg = p->Mg, CKK = C * p->kk, CgKK = p->Cg * p->kk, OHW = p->OHW;
+    if (p->packed) {
+        float *col = NULL;
+        if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
+        for (int64_t i = 0; i < p->N; i++) {
+            const float *src = x + i * C * p->HW;
+            if (col) { conv_im2col(p, src, col, OHW); src = col; }
+            cc_packed_gemm(&p->pk, p->packed, src, OHW, OHW, y + i * M * OHW, OHW, bias, post);
+        }
+        return CC_E_OK;
+    }
     const int64_t nb = conv_chunk(p, p->N);
     if (nb == 1) {
         float *col = NULL;
@@ -802,6 +828,16 @@ static int conv_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, floa
     if (gx[0] && (rc = conv_gemm_backward_data(p, g, w, gx[0], images, ctx))) return rc;
     if (gx[1] && (rc = conv_gemm_backward_weight(p, x, g, gx[1], K, ctx))) return rc;
     return CC_E_OK;
+}
+
+/* The weights will be written in place (training): drop the load-time copies
+ * (the memory stays with the params) and read the weights themselves. */
+void cc_conv_weights_live(cc_node *n)
+{
+    conv_params *p = n->params;
+    if (!p) return;
+    if (p->kind == CONV_WINO) p->kind = CONV_IM2COL;
+    p->packed = NULL;
 }
 
 const cc_op cc_op_conv = { "Conv", 1, conv_prepare, conv_forward, conv_backward };

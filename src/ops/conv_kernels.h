@@ -66,4 +66,20 @@ void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
 int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W, const float *x, const float *bias,
                      float *y, const cc_post *post, cc_ctx *ctx);
 
+/* Products with load-time packed weights (conv_packed.c): C (M x N, row
+ * stride ldc) = post(W B + bias) for B (K x N, row stride ldb). */
+typedef struct cc_packed {
+    int64_t M, K;
+    int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 7 positions */
+    int64_t rows, panels;       /* rows per panel, panels = ceil(M / rows) */
+} cc_packed;
+/* Plan the packing of an M x K weight matrix for outputs N positions wide;
+ * returns 0 when this CPU / build has no packed kernels (or
+ * CONTRASTCAM_NO_PACKED is set), so the caller keeps its BLAS path. */
+int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk);
+size_t cc_packed_floats(const cc_packed *pk);
+void cc_packed_weights(const cc_packed *pk, const float *W, float *dst);
+void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                    int64_t ldc, const float *bias, const cc_post *post);
+
 #endif

@@ -156,6 +156,11 @@ int cc_broadcast_shape(const cc_tensor *a, const cc_tensor *b, int *ndim, int64_
 const cc_op *cc_op_find(const char *op_type);
 /* Whether op's forward applies cc_ctx_post() to its first output (Conv, Add). */
 int cc_op_fuses_post(const cc_op *op);
+/* Node n's constant inputs (weights) will be changed in place (training):
+ * from now on it reads them as they are, not copies its prepare derived from
+ * them (Conv's Winograd and packed weights; other ops keep none). */
+void cc_op_weights_live(cc_node *n);
+void cc_conv_weights_live(cc_node *n);
 /* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
 extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */

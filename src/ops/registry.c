@@ -19,3 +19,8 @@ int cc_op_fuses_post(const cc_op *op)
 {
     return op && (strcmp(op->op_type, "Conv") == 0 || strcmp(op->op_type, "Add") == 0);
 }
+
+void cc_op_weights_live(cc_node *n)
+{
+    if (n->op && strcmp(n->op->op_type, "Conv") == 0) cc_conv_weights_live(n);
+}

@@ -43,6 +43,7 @@ float *cc_train_weight(cc_model *m, int tensor, size_t *numel)
         const char *a = m->g.maps[i].addr;
         if (a && d >= a && d < a + m->g.maps[i].size) return NULL;
     }
+    cc_graph_weights_live(&m->g, tensor);   /* e.g. Conv's packed / Winograd copies would go stale */
     if (numel) *numel = (size_t)t->numel;
     return t->data;
 }

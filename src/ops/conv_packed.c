@@ -1,0 +1,255 @@
+/* Packed-weight products for the convolutions (conv.c): C = post(W B + bias)
+ * with W (M x K) the layer's constant weights, repacked once at load, and B
+ * (K x N, row stride ldb) the image (1x1) or its im2col matrix.
+ *
+ * Why not OpenBLAS here: a CNN's products are small (N = 49 or 196 output
+ * positions late in the network, K = 16 or 24 early on), and OpenBLAS
+ * repacks both operands on every call (14% of a ResNet-50 forward went to
+ * packing the weights alone) and runs its edge kernels on a 49-wide output.
+ * With the weights packed at load, two AVX-512 register tiles cover both
+ * shapes, and the bias and the fused activation are applied as the tile is
+ * stored, so the output is written once:
+ *   - wide planes (N >= 784): a tile is rows x 4 vectors of 16 positions;
+ *     the weights are broadcast, the image rows are loaded as they lie;
+ *   - narrow planes: a tile is 1-4 vectors of 16 output channels x 7
+ *     positions (7 divides 49, 196 and 784); the weights are loaded, the
+ *     image is broadcast, and the tile is transposed on the way out.
+ * Each output element is one sequential sum over k, computed by one tile
+ * whatever the thread count, so results do not depend on threading.
+ *
+ * Only built where GCC targets x86-64; elsewhere, and on CPUs without
+ * AVX-512, cc_packed_plan says no and conv.c keeps the OpenBLAS path. */
+#include "conv_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CC_PACKED_AVX512 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f,fma")))
+#endif
+
+enum { WIDE_MIN_N = 784 };
+
+int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
+{
+    memset(pk, 0, sizeof *pk);
+#ifdef CC_PACKED_AVX512
+    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* A/B runs against the OpenBLAS path */
+    if ((off && strcmp(off, "0") != 0) || !__builtin_cpu_supports("avx512f") || M < 1 || K < 1) return 0;
+    pk->M = M;
+    pk->K = K;
+    if (N >= WIDE_MIN_N) {
+        pk->wide = 1;
+        pk->rows = M % 6 && !(M % 8) ? 8 : 6;
+    } else {
+        /* 16-channel vectors per tile: the fewest padded channels, then the most vectors */
+        int best = 4;
+        int64_t waste = (M + 63) / 64 * 64 - M;
+        for (int v = 3; v >= 1; v--) {
+            int64_t wv = (M + 16 * v - 1) / (16 * v) * (16 * v) - M;
+            if (wv < waste) { waste = wv; best = v; }
+        }
+        pk->rows = 16 * best;
+    }
+    pk->panels = (M + pk->rows - 1) / pk->rows;
+    return 1;
+#else
+    (void)M; (void)K; (void)N;
+    return 0;
+#endif
+}
+
+size_t cc_packed_floats(const cc_packed *pk)
+{
+    return (size_t)pk->panels * (size_t)pk->rows * (size_t)pk->K;
+}
+
+/* dst[p][k][r] = W[p*rows + r][k], zero past row M: a panel's k-th column is
+ * one contiguous run, so the tiles read it with one load or broadcasts. */
+void cc_packed_weights(const cc_packed *pk, const float *W, float *dst)
+{
+    const int64_t R = pk->rows, K = pk->K;
+#pragma omp parallel for schedule(static) if (pk->panels * R * K >= CC_PAR_MIN)
+    for (int64_t p = 0; p < pk->panels; p++)
+        for (int64_t r = 0; r < R; r++) {
+            const int64_t m = p * R + r;
+            float *d = dst + p * R * K + r;
+            if (m < pk->M) for (int64_t k = 0; k < K; k++) d[k * R] = W[m * K + k];
+            else for (int64_t k = 0; k < K; k++) d[k * R] = 0.0f;
+        }
+}
+
+#ifdef CC_PACKED_AVX512
+
+/* The fused activation on 16 values, as cc_post_apply: max_ps / min_ps return their
+ * second operand when either is NaN. */
+static inline AVX512 __m512 post16(__m512 v, int kind, __m512 lo, __m512 hi)
+{
+    if (kind == CC_POST_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());      /* NaN -> 0, as v > 0 ? v : 0 */
+    if (kind == CC_POST_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));    /* NaN stays NaN */
+    return v;
+}
+
+/* Wide tile: R rows x V vectors of 16 positions, the last vector masked to
+ * ncols - 16(V-1) positions.  w: the panel (K x R), b: B at the tile's first
+ * column, c: C at the tile's first row and column. */
+static inline __attribute__((always_inline)) AVX512 void wide_tile(
+    int R, int V, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *restrict c,
+    int64_t ldc, int mrows, int ncols, const float *bias, const cc_post *post)
+{
+    __m512 acc[8][4];
+    const int tail = ncols - 16 * (V - 1);
+    const __mmask16 last = tail >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << tail) - 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 x[4];
+        const float *bk = b + k * ldb, *wk = w + k * R;
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++)
+            x[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, bk + 16 * v) : _mm512_loadu_ps(bk + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            const __m512 wr = _mm512_set1_ps(wk[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(wr, x[v], acc[r][v]);
+        }
+    }
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        if (r >= mrows) break;
+        const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) {
+            const __m512 o = post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
+            if (v == V - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, last, o);
+            else _mm512_storeu_ps(c + r * ldc + 16 * v, o);
+        }
+    }
+}
+
+/* Narrow tile: V vectors of 16 channels x NR positions. */
+static inline __attribute__((always_inline)) AVX512 void narrow_tile(
+    int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *restrict c,
+    int64_t ldc, int mrows, const float *bias, const cc_post *post)
+{
+    __m512 acc[4][7];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; v++)
+#pragma GCC unroll 7
+        for (int j = 0; j < NR; j++) acc[v][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 wv[4];
+        const float *wk = w + k * 16 * V, *bk = b + k * ldb;
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wk + 16 * v);
+#pragma GCC unroll 7
+        for (int j = 0; j < NR; j++) {
+            const __m512 xj = _mm512_set1_ps(bk[j]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) acc[v][j] = _mm512_fmadd_ps(wv[v], xj, acc[v][j]);
+        }
+    }
+    /* bias and activation on whole vectors, then the 16V x NR tile goes out
+     * transposed through a small buffer */
+    float t[7][64] __attribute__((aligned(64)));
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; v++) {
+        const int live = mrows - 16 * v;
+        const __mmask16 m = live >= 16 ? (__mmask16)0xffff : live <= 0 ? (__mmask16)0 : (__mmask16)((1u << live) - 1);
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 7
+        for (int j = 0; j < NR; j++) _mm512_store_ps(&t[j][16 * v], post16(_mm512_add_ps(acc[v][j], bv), kind, lo, hi));
+    }
+    for (int r = 0; r < mrows; r++)
+#pragma GCC unroll 7
+        for (int j = 0; j < NR; j++) c[r * ldc + j] = t[j][r];
+}
+
+/* One call per shape, so each tile is compiled with constant R, V, NR and
+ * its loops fully unrolled into registers. */
+#define WIDE(R, V) wide_tile(R, V, w, b, ldb, K, c, ldc, mrows, ncols, bias, post)
+static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb, int64_t K, float *c, int64_t ldc,
+                             int mrows, int ncols, const float *bias, const cc_post *post)
+{
+    const int V = (ncols + 15) / 16;
+    if (R == 6) {
+        if (V >= 4) WIDE(6, 4); else if (V == 3) WIDE(6, 3); else if (V == 2) WIDE(6, 2); else WIDE(6, 1);
+    } else {
+        if (V >= 3) WIDE(8, 3); else if (V == 2) WIDE(8, 2); else WIDE(8, 1);
+    }
+}
+#undef WIDE
+
+#define NARROW(V, NR) narrow_tile(V, NR, w, b, ldb, K, c, ldc, mrows, bias, post)
+#define NARROW_ALL(V)                                                                                       \
+    switch (nr) {                                                                                           \
+    case 1: NARROW(V, 1); break; case 2: NARROW(V, 2); break; case 3: NARROW(V, 3); break;                  \
+    case 4: NARROW(V, 4); break; case 5: NARROW(V, 5); break; case 6: NARROW(V, 6); break;                  \
+    default: NARROW(V, 7); break;                                                                           \
+    }
+static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, int64_t K, float *c,
+                               int64_t ldc, int mrows, const float *bias, const cc_post *post)
+{
+    switch (V) {
+    case 1: NARROW_ALL(1); break;
+    case 2: NARROW_ALL(2); break;
+    case 3: NARROW_ALL(3); break;
+    default: NARROW_ALL(4); break;
+    }
+}
+#undef NARROW_ALL
+#undef NARROW
+
+void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                    int64_t ldc, const float *bias, const cc_post *post)
+{
+    const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
+    if (pk->wide) {
+        /* tasks: strips of 4 tiles (64 or 48 columns each), each through every panel,
+         * tile by tile, so a tile's image columns stay in L1 across panels */
+        const int64_t tw = R == 6 ? 64 : 48, strip = 4 * tw, tasks = (N + strip - 1) / strip;
+#pragma omp parallel for schedule(static) if (M * N * K >= CC_PAR_MIN)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t s1 = (t + 1) * strip < N ? (t + 1) * strip : N;
+            for (int64_t n = t * strip; n < s1; n += tw) {
+                const int ncols = (int)(s1 - n < tw ? s1 - n : tw);
+                for (int64_t p = 0; p < P; p++) {
+                    const int mrows = (int)(M - p * R < R ? M - p * R : R);
+                    wide_call((int)R, Wp + p * R * K, B + n, ldb, K, C + p * R * ldc + n, ldc, mrows, ncols,
+                              bias ? bias + p * R : NULL, post);
+                }
+            }
+        }
+        return;
+    }
+    /* tasks: (panel, 28-column chunk of 4 tiles); consecutive tasks share a
+     * panel, so a thread streams each panel's weights once per chunk run */
+    const int64_t chunk = 28, nch = (N + chunk - 1) / chunk, tasks = P * nch;
+#pragma omp parallel for schedule(static) if (M * N * K >= CC_PAR_MIN)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t p = t / nch, c0 = (t % nch) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
+        const int mrows = (int)(M - p * R < R ? M - p * R : R);
+        for (int64_t n = c0; n < c1; n += 7)
+            narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), Wp + p * R * K, B + n, ldb, K,
+                        C + p * R * ldc + n, ldc, mrows, bias ? bias + p * R : NULL, post);
+    }
+}
+
+#else
+
+void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                    int64_t ldc, const float *bias, const cc_post *post)
+{
+    (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)bias; (void)post;
+}
+
+#endif
