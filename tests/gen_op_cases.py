@@ -830,15 +830,26 @@ def define_cases():
                "Relu")
     fused_case("fused_packed_narrow_clip", 13, R.normal((1, 16, 7, 7)), R.normal((40, 16, 1, 1), 0.4),
                R.normal((40,), 2.0), dict(kernel_shape=[1, 1]), "Clip")
+    fused_case("fused_depthwise_s1_clip", 13, R.normal((1, 8, 9, 9)), R.normal((8, 1, 3, 3), 1.0), R.normal((8,), 2.0),
+               dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), "Clip", groups=8)
 
     # (Appended last: new cases must not shift the random draws of the ones above.)
     # Constant weights: on an AVX-512 CPU these take the packed-weight products (conv_packed.c:
     # wide tiles from 784 output positions on, narrow ones below; padded panels, partial
-    # tiles).
+    # tiles) and the direct stride-1 depthwise kernel (conv_dw_direct.c: 3x3 and any size,
+    # asymmetric padding, dilation, channel multiplier, planes narrower than a vector).
     conv_case("conv_const_1x1_wide", (1, 24, 30, 30), (20, 24, 1, 1), const_w=True)
     conv_case("conv_const_1x1_narrow_batch2", (2, 40, 7, 7), (70, 40, 1, 1), const_w=True, opset=13)
     conv_case("conv_const_3x3_s2_narrow", (1, 8, 9, 9), (33, 8, 3, 3), strides=(2, 2), pads=(1, 1, 1, 1), const_w=True)
     conv_case("conv_const_k5_wide", (1, 3, 40, 41), (10, 3, 5, 5), pads=(2, 2, 2, 2), const_w=True)
+    conv_case("dw_direct_3x3_batch2", (2, 5, 7, 19), (5, 1, 3, 3), groups=5, pads=(1, 1, 1, 1), const_w=True)
+    conv_case("dw_direct_asympad", (1, 4, 6, 10), (4, 1, 3, 3), groups=4, pads=(0, 0, 2, 2), const_w=True)
+    conv_case("dw_direct_dil2_mult2", (1, 3, 9, 9), (6, 1, 3, 3), groups=3, dil=(2, 2), pads=(2, 2, 2, 2),
+              const_w=True)
+    conv_case("dw_direct_k5_nobias", (1, 4, 7, 7), (4, 1, 5, 5), groups=4, pads=(2, 2, 2, 2), bias=False,
+              const_w=True)
+    conv_case("dw_direct_tiny", (1, 3, 1, 2), (3, 1, 3, 3), groups=3, pads=(1, 1, 1, 1), const_w=True)
+    conv_case("dw_direct_k3x1", (1, 4, 5, 6), (4, 1, 3, 1), groups=4, pads=(1, 0, 1, 0), const_w=True)
 
 
 def main():

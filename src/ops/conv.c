@@ -5,7 +5,9 @@
  *   - depthwise (one input channel per group, any channel multiplier, equal
  *     strides and dilations on both axes): direct kernels, one (image,
  *     channel) plane per task, over a copy of the padded plane split by
- *     stride phase, so every tap is one contiguous vectorised run;
+ *     stride phase, so every tap is one contiguous vectorised run; at stride
+ *     1 with "same" width on an AVX-512 CPU, straight from the unpadded
+ *     plane with masked loads instead (conv_dw_direct.c);
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
  *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
@@ -116,6 +118,7 @@ typedef struct conv_params {
     int kind;
     int has_bias;
     float *wino;              /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
+    int dw_direct;            /* CONV_DW through cc_dw_direct_plane (stride 1, output as wide as the input) */
     float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
     cc_packed pk;
 } conv_params;
@@ -177,6 +180,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
             p->kind = CONV_WINO;
         }
     }
+    p->dw_direct = p->kind == CONV_DW && p->sH == 1 && cc_dw_direct_ok(p->kH, p->kW, p->OW, p->W);
     cc_packed pk;
     if ((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && G == 1 && wt->is_const && wt->data &&
         cc_packed_plan(M, C * p->kk, p->OHW, &pk)) {
@@ -438,6 +442,16 @@ static int dw_forward(const conv_params *p, const float *x, const float *w, cons
 {
     const int64_t inplanes = p->N * p->C, mult = p->Mg, OH = p->OH, OW = p->OW, s = p->sH;
     const cc_post *post = cc_ctx_post(ctx);
+    if (p->dw_direct) {
+        const int64_t planes = inplanes * mult;
+#pragma omp parallel for schedule(static) if (planes * p->OHW * p->kk >= CC_PAR_MIN)
+        for (int64_t q = 0; q < planes; q++) {
+            const int64_t img = q / p->M, m = q % p->M, c = m / mult;
+            cc_dw_direct_plane(x + (img * p->C + c) * p->HW, p->H, p->W, w + m * p->kk, p->kH, p->kW, p->dH, p->pT,
+                               p->pL, bias ? bias[m] : 0.0f, post, y + q * p->OHW, OH);
+        }
+        return CC_E_OK;
+    }
     int64_t R, J, ld;
     dw_phase_dims(p, &R, &J, &ld);
     const int64_t each = s * s * ld + OH * J;   /* per thread: the phase planes and the flat output */

@@ -1,0 +1,164 @@
+/* Depthwise convolution, stride 1, straight from the unpadded plane (conv.c's
+ * depthwise path uses it when the output is as wide as the input, i.e. the
+ * usual "same" padding, on a CPU with AVX-512).
+ *
+ * Output position i = oh*W + ow reads input i + (kh*d - pT)*W + (kw*d - pL)
+ * for tap (kh, kw), so each tap is one load of 16 consecutive floats per 16
+ * outputs; the taps that fall outside the image (padding, or a row's wrap
+ * into the next) are the masked-off lanes of that load, so nothing is read
+ * outside the plane and nothing needs a padded copy.  The bias and the
+ * fused activation are applied before the one store: the plane is read once
+ * and written once (the padded-copy path moved every plane three times).
+ * Each output is bias + its taps in (kh, kw) order, whatever the thread
+ * count. */
+#include "conv_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CC_DW_AVX512 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f,fma")))
+#endif
+
+enum { DW_MAX_K = 16 };
+
+int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t OW, int64_t W)
+{
+#ifdef CC_DW_AVX512
+    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* the same switch as the packed products */
+    if (off && strcmp(off, "0") != 0) return 0;
+    return OW == W && kH <= DW_MAX_K && kW <= DW_MAX_K && W >= 1 && __builtin_cpu_supports("avx512f");
+#else
+    (void)kH; (void)kW; (void)OW; (void)W;
+    return 0;
+#endif
+}
+
+#ifdef CC_DW_AVX512
+
+/* Row and column (oh, ow) of the 16 positions from (oh0, ow0) on. */
+static inline __attribute__((always_inline)) AVX512 void dw_lanes(int64_t oh0, int64_t ow0, int wraps, __m512i Wv,
+                                                                    __m512i *oh, __m512i *ow)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    *ow = _mm512_add_epi32(_mm512_set1_epi32((int)ow0), lane);
+    *oh = _mm512_set1_epi32((int)oh0);
+    for (int r = 0; r < wraps; r++) {
+        const __mmask16 m = _mm512_cmpge_epi32_mask(*ow, Wv);
+        *ow = _mm512_mask_sub_epi32(*ow, m, *ow, Wv);
+        *oh = _mm512_mask_add_epi32(*oh, m, *oh, _mm512_set1_epi32(1));
+    }
+}
+
+/* Lanes whose v + shift lies in [0, lim). */
+static inline __attribute__((always_inline)) AVX512 __mmask16 dw_in(__m512i v, int64_t shift, __m512i lim)
+{
+    const __m512i t = _mm512_add_epi32(v, _mm512_set1_epi32((int)shift));
+    return _mm512_mask_cmplt_epi32_mask(_mm512_cmpge_epi32_mask(t, _mm512_setzero_si512()), t, lim);
+}
+
+static inline __attribute__((always_inline)) AVX512 __m512 dw_post(__m512 v, int kind, __m512 lo, __m512 hi)
+{
+    if (kind == CC_POST_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());     /* NaN -> 0, as Relu */
+    if (kind == CC_POST_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));   /* NaN stays NaN, as Clip */
+    return v;
+}
+
+static inline __attribute__((always_inline)) __mmask16 dw_live(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+/* Any kernel size up to DW_MAX_K, one chunk of 16 at a time. */
+static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW,
+                                 int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y,
+                                 int64_t OH)
+{
+    const int64_t n = OH * W;
+    const __m512i Wv = _mm512_set1_epi32((int)W), Hv = _mm512_set1_epi32((int)H);
+    const int wraps = (int)((15 + W - 1) / W);   /* a lane is at most 15 past the chunk's first position */
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    int64_t oh0 = 0, ow0 = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += 16) {
+        __m512i oh, ow;
+        dw_lanes(oh0, ow0, wraps, Wv, &oh, &ow);
+        const __mmask16 live = dw_live(n - i0);
+        __mmask16 cols[DW_MAX_K];
+        for (int64_t kw = 0; kw < kW; kw++) cols[kw] = dw_in(ow, kw * d - pL, Wv);
+        __m512 acc = _mm512_set1_ps(bias);
+        for (int64_t kh = 0; kh < kH; kh++) {
+            const __mmask16 rm = live & dw_in(oh, kh * d - pT, Hv);
+            const float *xr = x + i0 + (kh * d - pT) * W - pL;
+            for (int64_t kw = 0; kw < kW; kw++)
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * kW + kw]), _mm512_maskz_loadu_ps(rm & cols[kw], xr + kw * d),
+                                      acc);
+        }
+        _mm512_mask_storeu_ps(y + i0, live, dw_post(acc, kind, lo, hi));
+        ow0 += 16;
+        while (ow0 >= W) { ow0 -= W; oh0++; }
+    }
+}
+
+/* 3x3: the nine taps written out, two chunks of 16 per step so that two
+ * independent multiply-add chains are in flight. */
+static AVX512 void dw_direct3(const float *x, int64_t H, int64_t W, const float *w, int64_t d, int64_t pT, int64_t pL,
+                              float bias, const cc_post *post, float *y, int64_t OH)
+{
+    const int64_t n = OH * W;
+    const __m512i Wv = _mm512_set1_epi32((int)W), Hv = _mm512_set1_epi32((int)H);
+    const int wraps = (int)((15 + W - 1) / W);
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    const __m512 w0 = _mm512_set1_ps(w[0]), w1 = _mm512_set1_ps(w[1]), w2 = _mm512_set1_ps(w[2]);
+    const __m512 w3 = _mm512_set1_ps(w[3]), w4 = _mm512_set1_ps(w[4]), w5 = _mm512_set1_ps(w[5]);
+    const __m512 w6 = _mm512_set1_ps(w[6]), w7 = _mm512_set1_ps(w[7]), w8 = _mm512_set1_ps(w[8]);
+    const int64_t dr0 = -pT, dr1 = d - pT, dr2 = 2 * d - pT, dc0 = -pL, dc1 = d - pL, dc2 = 2 * d - pL;
+    int64_t oh0 = 0, ow0 = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += 32) {
+        int64_t oh1 = oh0, ow1 = ow0 + 16;
+        while (ow1 >= W) { ow1 -= W; oh1++; }
+        __m512i ohA, owA, ohB, owB;
+        dw_lanes(oh0, ow0, wraps, Wv, &ohA, &owA);
+        dw_lanes(oh1, ow1, wraps, Wv, &ohB, &owB);
+        const __mmask16 liveA = dw_live(n - i0), liveB = dw_live(n - i0 - 16);
+        const __mmask16 ra0 = liveA & dw_in(ohA, dr0, Hv), ra1 = liveA & dw_in(ohA, dr1, Hv), ra2 = liveA & dw_in(ohA, dr2, Hv);
+        const __mmask16 rb0 = liveB & dw_in(ohB, dr0, Hv), rb1 = liveB & dw_in(ohB, dr1, Hv), rb2 = liveB & dw_in(ohB, dr2, Hv);
+        const __mmask16 ca0 = dw_in(owA, dc0, Wv), ca1 = dw_in(owA, dc1, Wv), ca2 = dw_in(owA, dc2, Wv);
+        const __mmask16 cb0 = dw_in(owB, dc0, Wv), cb1 = dw_in(owB, dc1, Wv), cb2 = dw_in(owB, dc2, Wv);
+        const float *xa = x + i0, *xb = x + i0 + 16;
+        __m512 a = _mm512_set1_ps(bias), b = a;
+#define TAP(wv, r, c)                                                                                 \
+        a = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(ra##r & ca##c, xa + (dr##r * W + dc##c)), a);  \
+        b = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(rb##r & cb##c, xb + (dr##r * W + dc##c)), b);
+        TAP(w0, 0, 0) TAP(w1, 0, 1) TAP(w2, 0, 2)
+        TAP(w3, 1, 0) TAP(w4, 1, 1) TAP(w5, 1, 2)
+        TAP(w6, 2, 0) TAP(w7, 2, 1) TAP(w8, 2, 2)
+#undef TAP
+        _mm512_mask_storeu_ps(y + i0, liveA, dw_post(a, kind, lo, hi));
+        _mm512_mask_storeu_ps(y + i0 + 16, liveB, dw_post(b, kind, lo, hi));
+        oh0 = oh1;
+        ow0 = ow1 + 16;
+        while (ow0 >= W) { ow0 -= W; oh0++; }
+    }
+}
+
+AVX512 void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t d,
+                               int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH)
+{
+    if (kH == 3 && kW == 3) dw_direct3(x, H, W, w, d, pT, pL, bias, post, y, OH);
+    else dw_direct_any(x, H, W, w, kH, kW, d, pT, pL, bias, post, y, OH);
+}
+
+#else
+
+void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t d,
+                        int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH)
+{
+    (void)x; (void)H; (void)W; (void)w; (void)kH; (void)kW; (void)d; (void)pT; (void)pL; (void)bias; (void)post;
+    (void)y; (void)OH;
+}
+
+#endif
