@@ -158,6 +158,9 @@ static void wino4_rows(const float *U, int64_t M, int64_t C, int64_t H, int64_t 
         for (int64_t i = 0; i < nr; i++)
             wino4_in_row(x + c * H * W, H, W, r0 + i, tw, b, V, CT, (size_t)c * (size_t)T + (size_t)(i * tw));
     }
+    /* the 36 products are independent: on several threads each takes whole
+     * products (OpenBLAS threads a 64 x 196 product poorly) */
+#pragma omp parallel for schedule(static) if (par && M * T * C >= CC_PAR_MIN)
     for (int k = 0; k < 36; k++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)T, (int)C, 1.0f, U + (size_t)k * MC, (int)C,
                     V + (size_t)k * CT, (int)T, 0.0f, Z + (size_t)k * MT, (int)T);
