@@ -90,7 +90,7 @@ CASES = []
 
 
 def case(name, opset, nodes, inputs, outputs, fn, inits=None, rtol_f=RTOL_F, rtol_g=RTOL_G,
-         grad_targets=None, extra_targets=(), fd=1e-2, seed_from=None, value_info_shapes=True):
+         grad_targets=None, extra_targets=(), fd=1e-2, seed_from=None, value_info_shapes=True, seeds=K):
     """inputs: list of (name, np.float32 array) graph inputs.
     inits: list of (name, np array) initializers (float or int64).
     outputs: graph output names.
@@ -99,10 +99,11 @@ def case(name, opset, nodes, inputs, outputs, fn, inits=None, rtol_f=RTOL_F, rto
     (and every activation named in extra_targets).
     grad_targets: names of float graph inputs to differentiate (default all).
     extra_targets: initializer / activation names also differentiated.
-    seed_from: outputs to seed (default all graph outputs, one group each)."""
+    seed_from: outputs to seed (default all graph outputs, one group each).
+    seeds: seed rows per output (K; 1 takes the single-seed paths)."""
     CASES.append(dict(name=name, opset=opset, nodes=nodes, inputs=inputs, outputs=outputs, fn=fn,
                       inits=inits or [], rtol_f=rtol_f, rtol_g=rtol_g, grad_targets=grad_targets,
-                      extra_targets=list(extra_targets), fd=fd, seed_from=seed_from))
+                      extra_targets=list(extra_targets), fd=fd, seed_from=seed_from, seeds=seeds))
 
 
 def np_dtype_to_onnx(a):
@@ -166,12 +167,12 @@ def build_case(c, root, rng):
     seeds_from = c["seed_from"] if c["seed_from"] is not None else c["outputs"]
     for o in seeds_from:
         y = res[o]
-        seed = rng.normal((K,) + tuple(y.shape))
+        seed = rng.normal((c["seeds"],) + tuple(y.shape))
         sfn = "seed_%s.npy" % o
         np.save(os.path.join(d, sfn), np.ascontiguousarray(seed))
         tt = [t[n] if n in t else res[n] for n in targets]
         grads = [[] for _ in tt]
-        for k in range(K):
+        for k in range(c["seeds"]):
             gs = torch.autograd.grad(y, tt, grad_outputs=torch.tensor(seed[k].astype(np.float64)),
                                      retain_graph=True, allow_unused=True)
             for i, gk in enumerate(gs):
@@ -542,7 +543,7 @@ def define_cases():
              (lambda l: lambda t: {"y": (F.log_softmax if l else F.softmax)(t["x"], dim=-2)})(log))
 
     # ---------------- Gemm / MatMul
-    def gemm_case(name, M, Kd, N, ta=0, tb=0, alpha=1.0, beta=1.0, cshape="vec", opset=11):
+    def gemm_case(name, M, Kd, N, ta=0, tb=0, alpha=1.0, beta=1.0, cshape="vec", opset=11, seeds=K):
         A = R.normal((Kd, M) if ta else (M, Kd))
         B = R.normal((N, Kd) if tb else (Kd, N))
         ins = [("A", A), ("B", B)]
@@ -564,7 +565,7 @@ def define_cases():
             attrs["transA"] = 1
         if tb:
             attrs["transB"] = 1
-        case(name, opset, [node("Gemm", names, ["y"], **attrs)], ins, ["y"], fn, rtol_f=1e-4, fd=1e-2)
+        case(name, opset, [node("Gemm", names, ["y"], **attrs)], ins, ["y"], fn, rtol_f=1e-4, fd=1e-2, seeds=seeds)
     gemm_case("gemm_basic", 3, 4, 5)
     gemm_case("gemm_transB_linear", 2, 6, 4, tb=1, cshape="vec", opset=13)
     gemm_case("gemm_transA", 3, 4, 5, ta=1, cshape="full")
@@ -851,6 +852,11 @@ def define_cases():
     conv_case("dw_direct_tiny", (1, 3, 1, 2), (3, 1, 3, 3), groups=3, pads=(1, 1, 1, 1), const_w=True)
     conv_case("dw_direct_k3x1", (1, 4, 5, 6), (4, 1, 3, 1), groups=4, pads=(1, 0, 1, 0), const_w=True)
 
+    # One row, one seed: Gemm's matrix-vector paths (forward and input gradient), every layout
+    gemm_case("gemm_row_seed1", 1, 6, 5, seeds=1)
+    gemm_case("gemm_row_transB_seed1", 1, 7, 4, tb=1, seeds=1)
+    gemm_case("gemm_row_transA_seed1", 1, 5, 3, ta=1, alpha=0.6, cshape="scalar", seeds=1)
+    gemm_case("gemm_row_transAB_beta", 1, 4, 6, ta=1, tb=1, alpha=1.5, beta=-0.5, cshape="row")
 
 def main():
     if len(sys.argv) != 2:

@@ -82,7 +82,14 @@ static int gemm_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ct
     } else {
         memset(Y, 0, (size_t)(g.M * g.N) * sizeof *Y);
     }
-    if (g.M && g.N && g.Kd)   /* OpenBLAS rejects (and prints about) zero sizes */
+    if (g.M == 1 && g.N && g.Kd) {
+        /* one row (one image through a classifier): a matrix-vector product
+         * reads B once; OpenBLAS's sgemm would first copy all of it */
+        if (g.tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)g.N, (int)g.Kd, g.alpha, B, (int)g.ldb, A,
+                              g.ta ? (int)g.lda : 1, cbeta, Y, 1);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, (int)g.Kd, (int)g.N, g.alpha, B, (int)g.ldb, A,
+                         g.ta ? (int)g.lda : 1, cbeta, Y, 1);
+    } else if (g.M && g.N && g.Kd)   /* OpenBLAS rejects (and prints about) zero sizes */
         cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
                     (int)g.M, (int)g.N, (int)g.Kd, g.alpha, A, (int)g.lda, B, (int)g.ldb,
                     cbeta, Y, (int)g.N);
@@ -99,7 +106,12 @@ static int gemm_backward(const cc_node *n, cc_tensor **in, cc_tensor **out,
     int64_t M = g.M, N = g.N, Kd = g.Kd, MN = M * N;
     int nonempty = M && N && Kd;
     if (gx[0] && nonempty) {
-        if (!g.ta) {
+        if (!g.ta && K * M == 1) {   /* one seed row: dA = alpha * op(B) dY, a matrix-vector product */
+            if (g.tb) cblas_sgemv(CblasRowMajor, CblasTrans, (int)N, (int)Kd, g.alpha, B, (int)g.ldb, G, 1, 1.0f,
+                                  gx[0], 1);
+            else cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)Kd, (int)N, g.alpha, B, (int)g.ldb, G, 1, 1.0f,
+                             gx[0], 1);
+        } else if (!g.ta) {
             /* dA = alpha * dY op(B)^T; the K seeds are just K*M rows of dY. */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, g.tb ? CblasNoTrans : CblasTrans,
                         (int)(K * M), (int)Kd, (int)N, g.alpha, G, (int)N, B, (int)g.ldb,
