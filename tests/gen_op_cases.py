@@ -851,6 +851,13 @@ def define_cases():
               const_w=True)
     conv_case("dw_direct_tiny", (1, 3, 1, 2), (3, 1, 3, 3), groups=3, pads=(1, 1, 1, 1), const_w=True)
     conv_case("dw_direct_k3x1", (1, 4, 5, 6), (4, 1, 3, 1), groups=4, pads=(1, 0, 1, 0), const_w=True)
+    # 3x3 depthwise at stride 2 (even / odd column split): planes wider than one step of 16
+    # outputs, the asymmetric "same" padding of TensorFlow exports, no padding, a multiplier
+    conv_case("dw_direct_s2_wide_batch2", (2, 3, 11, 70), (3, 1, 3, 3), groups=3, strides=(2, 2), pads=(1, 1, 1, 1),
+              const_w=True)
+    conv_case("dw_direct_s2_asympad", (1, 4, 8, 36), (4, 1, 3, 3), groups=4, strides=(2, 2), pads=(0, 0, 1, 1),
+              const_w=True)
+    conv_case("dw_direct_s2_nopad_mult2", (1, 2, 7, 9), (4, 1, 3, 3), groups=2, strides=(2, 2), const_w=True)
 
     # One row, one seed: Gemm's matrix-vector paths (forward and input gradient), every layout
     gemm_case("gemm_row_seed1", 1, 6, 5, seeds=1)

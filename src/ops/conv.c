@@ -5,9 +5,10 @@
  *   - depthwise (one input channel per group, any channel multiplier, equal
  *     strides and dilations on both axes): direct kernels, one (image,
  *     channel) plane per task, over a copy of the padded plane split by
- *     stride phase, so every tap is one contiguous vectorised run; at stride
- *     1 with "same" width on an AVX-512 CPU, straight from the unpadded
- *     plane with masked loads instead (conv_dw_direct.c);
+ *     stride phase, so every tap is one contiguous vectorised run; on an
+ *     AVX-512 CPU at stride 1 with "same" width, or 3x3 at stride 2,
+ *     straight from the unpadded plane with masked loads instead
+ *     (conv_dw_direct.c);
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
  *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
@@ -118,7 +119,7 @@ typedef struct conv_params {
     int kind;
     int has_bias;
     float *wino;              /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
-    int dw_direct;            /* CONV_DW through cc_dw_direct_plane (stride 1, output as wide as the input) */
+    int dw_direct;            /* CONV_DW through cc_dw_direct_plane (cc_dw_direct_ok) */
     float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
     cc_packed pk;
 } conv_params;
@@ -180,7 +181,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
             p->kind = CONV_WINO;
         }
     }
-    p->dw_direct = p->kind == CONV_DW && p->sH == 1 && cc_dw_direct_ok(p->kH, p->kW, p->OW, p->W);
+    p->dw_direct = p->kind == CONV_DW && cc_dw_direct_ok(p->kH, p->kW, p->sH, p->dH, p->OW, p->W);
     cc_packed pk;
     if ((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && G == 1 && wt->is_const && wt->data &&
         cc_packed_plan(M, C * p->kk, p->OHW, &pk)) {
@@ -447,8 +448,8 @@ static int dw_forward(const conv_params *p, const float *x, const float *w, cons
 #pragma omp parallel for schedule(static) if (planes * p->OHW * p->kk >= CC_PAR_MIN)
         for (int64_t q = 0; q < planes; q++) {
             const int64_t img = q / p->M, m = q % p->M, c = m / mult;
-            cc_dw_direct_plane(x + (img * p->C + c) * p->HW, p->H, p->W, w + m * p->kk, p->kH, p->kW, p->dH, p->pT,
-                               p->pL, bias ? bias[m] : 0.0f, post, y + q * p->OHW, OH);
+            cc_dw_direct_plane(x + (img * p->C + c) * p->HW, p->H, p->W, w + m * p->kk, p->kH, p->kW, p->sH, p->dH,
+                               p->pT, p->pL, bias ? bias[m] : 0.0f, post, y + q * p->OHW, OH, OW);
         }
         return CC_E_OK;
     }

@@ -1,7 +1,8 @@
-/* Depthwise convolution, stride 1, straight from the unpadded plane (conv.c's
- * depthwise path uses it when the output is as wide as the input, i.e. the
- * usual "same" padding, on a CPU with AVX-512).
+/* Depthwise convolution straight from the unpadded plane, on a CPU with
+ * AVX-512 (conv.c's depthwise path): stride 1 when the output is as wide as
+ * the input (the usual "same" padding), and 3x3 at stride 2.
  *
+ * Stride 1:
  * Output position i = oh*W + ow reads input i + (kh*d - pT)*W + (kw*d - pL)
  * for tap (kh, kw), so each tap is one load of 16 consecutive floats per 16
  * outputs; the taps that fall outside the image (padding, or a row's wrap
@@ -24,14 +25,15 @@
 
 enum { DW_MAX_K = 16 };
 
-int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t OW, int64_t W)
+int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t s, int64_t d, int64_t OW, int64_t W)
 {
 #ifdef CC_DW_AVX512
     const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* the same switch as the packed products */
-    if (off && strcmp(off, "0") != 0) return 0;
-    return OW == W && kH <= DW_MAX_K && kW <= DW_MAX_K && W >= 1 && __builtin_cpu_supports("avx512f");
+    if ((off && strcmp(off, "0") != 0) || W < 1 || !__builtin_cpu_supports("avx512f")) return 0;
+    if (s == 1) return OW == W && kH <= DW_MAX_K && kW <= DW_MAX_K;
+    return s == 2 && kH == 3 && kW == 3 && d == 1;
 #else
-    (void)kH; (void)kW; (void)OW; (void)W;
+    (void)kH; (void)kW; (void)s; (void)d; (void)OW; (void)W;
     return 0;
 #endif
 }
@@ -145,20 +147,60 @@ static AVX512 void dw_direct3(const float *x, int64_t H, int64_t W, const float 
     }
 }
 
-AVX512 void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t d,
-                               int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH)
+/* 3x3, stride 2, dilation 1, any padding: one output row at a time, 16
+ * outputs per step.  The 32 (+2) inputs under them are loaded as they lie,
+ * masked to the image's columns, and split into even and odd columns with
+ * one permute each: taps kw = 0, 1, 2 read columns 2l, 2l + 1, 2l + 2. */
+static AVX512 void dw_direct3_s2(const float *x, int64_t H, int64_t W, const float *w, int64_t pT, int64_t pL, float bias,
+                                 const cc_post *post, float *y, int64_t OH, int64_t OW)
 {
-    if (kH == 3 && kW == 3) dw_direct3(x, H, W, w, d, pT, pL, bias, post, y, OH);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+            const int64_t base = 2 * ow0 - pL;
+            /* input columns base + e valid for e in [e0, e1) */
+            const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
+            __m512 acc = _mm512_set1_ps(bias);
+            for (int kh = 0; kh < 3; kh++) {
+                const int64_t ih = 2 * oh + kh - pT;
+                if (ih < 0 || ih >= H) continue;
+                const float *xr = x + ih * W + base;
+                const __mmask16 ma = dw_live(e1) & (__mmask16)~dw_live(e0);
+                const __mmask16 mb = dw_live(e1 - 16) & (__mmask16)~dw_live(e0 - 16);
+                const __mmask16 mc = dw_live(e1 - 2) & (__mmask16)~dw_live(e0 - 2);
+                const __mmask16 md = dw_live(e1 - 18) & (__mmask16)~dw_live(e0 - 18);
+                const __m512 a = _mm512_maskz_loadu_ps(ma, xr), b = _mm512_maskz_loadu_ps(mb, xr + 16);
+                const __m512 c = _mm512_maskz_loadu_ps(mc, xr + 2), d = _mm512_maskz_loadu_ps(md, xr + 18);
+                acc = _mm512_fmadd_ps(wv[3 * kh], _mm512_permutex2var_ps(a, even, b), acc);
+                acc = _mm512_fmadd_ps(wv[3 * kh + 1], _mm512_permutex2var_ps(a, odd, b), acc);
+                acc = _mm512_fmadd_ps(wv[3 * kh + 2], _mm512_permutex2var_ps(c, even, d), acc);
+            }
+            _mm512_mask_storeu_ps(y + oh * OW + ow0, dw_live(OW - ow0), dw_post(acc, kind, lo, hi));
+        }
+}
+
+AVX512 void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t s,
+                               int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH,
+                               int64_t OW)
+{
+    if (s == 2) dw_direct3_s2(x, H, W, w, pT, pL, bias, post, y, OH, OW);
+    else if (kH == 3 && kW == 3) dw_direct3(x, H, W, w, d, pT, pL, bias, post, y, OH);
     else dw_direct_any(x, H, W, w, kH, kW, d, pT, pL, bias, post, y, OH);
 }
 
 #else
 
-void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t d,
-                        int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH)
+void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t s,
+                        int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH,
+                        int64_t OW)
 {
-    (void)x; (void)H; (void)W; (void)w; (void)kH; (void)kW; (void)d; (void)pT; (void)pL; (void)bias; (void)post;
-    (void)y; (void)OH;
+    (void)x; (void)H; (void)W; (void)w; (void)kH; (void)kW; (void)s; (void)d; (void)pT; (void)pL; (void)bias;
+    (void)post; (void)y; (void)OH; (void)OW;
 }
 
 #endif

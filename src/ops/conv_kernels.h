@@ -82,12 +82,14 @@ void cc_packed_weights(const cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
 
-/* Depthwise, stride 1, output as wide as the input (conv_dw_direct.c): one
- * H x W plane x to one OH x W plane y = post(bias + correlation with the
- * kH x kW kernel w, dilation d, padding pT / pL).  cc_dw_direct_ok says
- * whether this CPU / build / shape can take it. */
-int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t OW, int64_t W);
-void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t d,
-                        int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH);
+/* Depthwise straight from the plane (conv_dw_direct.c): one H x W plane x
+ * to one OH x OW plane y = post(bias + correlation with the kH x kW kernel
+ * w, stride s, dilation d, padding pT / pL).  cc_dw_direct_ok says whether
+ * this CPU / build / shape can take it (stride 1 with OW == W, or 3x3 at
+ * stride 2 without dilation). */
+int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t s, int64_t d, int64_t OW, int64_t W);
+void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t s,
+                        int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH,
+                        int64_t OW);
 
 #endif
