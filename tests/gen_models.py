@@ -317,8 +317,12 @@ def relerr(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-KINK_DELTA = 1e-5   # relative to the tensor's std
-N_DRAWS = 6
+# relative to the tensor's std.  Above a float32 engine's own rounding: with Winograd F(4x4)
+# a VGG's 9th layer is off by ~1e-5 std (rms), so at 1e-5 (the old value) a chosen input
+# kept a max-pool window whose two largest values were 1.8e-5 std apart, and which one the
+# engine picked was down to the order of its sums.
+KINK_DELTA = 4e-5
+N_DRAWS = 12
 
 
 def choose_input(name, m, x, g):
