@@ -119,6 +119,7 @@ typedef struct conv_params {
     int kind;
     int has_bias;
     float *wino;              /* CONV_WINO: the transformed weights U, 36 x M x C (same allocation) */
+    int wino_packed;          /* ... each tap's block packed as pk says (conv_packed.c) */
     int dw_direct;            /* CONV_DW through cc_dw_direct_plane (cc_dw_direct_ok) */
     float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
     cc_packed pk;
@@ -171,15 +172,28 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     if (p->kind == CONV_IM2COL && G == 1 && w.nsp == 2 && p->kH == 3 && p->kW == 3 && p->sH == 1 && p->sW == 1 &&
         p->dH == 1 && p->dW == 1 && p->pT == 1 && p->pL == 1 && p->OH == p->H && p->OW == p->W && C >= 64 && M >= 64 &&
         p->OHW >= 64 && wt->is_const && wt->data && 36 * M * C <= INT_MAX) {
-        size_t head = (sizeof *p + 63) / 64 * 64;
-        conv_params *q = realloc(p, head + sizeof(float) * 36 * (size_t)M * (size_t)C);
-        if (q) {   /* out of memory: the im2col path still works */
-            p = q;
+        /* the 36 per-tap products with packed weights where the CPU has them */
+        cc_packed wpk;
+        const int wpacked = cc_packed_plan(M, C, cc_wino4_band_tiles(C, p->H, p->W), &wpk);
+        const size_t head = (sizeof *p + 63) / 64 * 64, MC = (size_t)M * (size_t)C;
+        const size_t per_tap = wpacked ? cc_packed_floats(&wpk) : MC;
+        conv_params *q = realloc(p, head + sizeof(float) * 36 * per_tap);
+        if (q) p = q;
+        float *U0 = q && wpacked ? malloc(sizeof(float) * 36 * MC) : NULL;
+        if (q && (!wpacked || U0)) {   /* out of memory: the im2col path still works */
             float *U = (float *)((char *)p + head);
-            cc_wino4_weights(wt->data, M, C, U);
+            if (wpacked) {
+                cc_wino4_weights(wt->data, M, C, U0);
+                for (int k = 0; k < 36; k++) cc_packed_weights(&wpk, U0 + k * MC, U + k * per_tap);
+                p->pk = wpk;
+            } else {
+                cc_wino4_weights(wt->data, M, C, U);
+            }
             p->wino = U;
+            p->wino_packed = wpacked;
             p->kind = CONV_WINO;
         }
+        free(U0);
     }
     p->dw_direct = p->kind == CONV_DW && cc_dw_direct_ok(p->kH, p->kW, p->sH, p->dH, p->OW, p->W);
     cc_packed pk;
@@ -799,7 +813,7 @@ static int conv_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ct
     if (p->kind == CONV_DW) return dw_forward(p, x, w, bias, y, ctx);
     if (p->kind == CONV_WINO) {
         for (int64_t i = 0; i < p->N; i++) {
-            int rc = cc_wino4_forward(p->wino, p->M, p->C, p->H, p->W, x + i * p->C * p->HW, bias, y + i * p->M * p->HW,
+            int rc = cc_wino4_forward(p->wino, p->wino_packed ? &p->pk : NULL, p->M, p->C, p->H, p->W, x + i * p->C * p->HW, bias, y + i * p->M * p->HW,
                                       cc_ctx_post(ctx), ctx);
             if (rc) return rc;
         }

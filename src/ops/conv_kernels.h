@@ -59,13 +59,6 @@ static inline void cc_window_range(int64_t off, int64_t s, int64_t in, int64_t o
     *o1 = b;
 }
 
-/* Winograd F(4x4, 3x3) for 3x3 / stride 1 / padding 1 / one group (conv_wino4.c):
- * U = the transformed weights, 36 x M x C floats; the forward of one image
- * (C x H x W -> M x H x W) plus bias and the fused activation post. */
-void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
-int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W, const float *x, const float *bias,
-                     float *y, const cc_post *post, cc_ctx *ctx);
-
 /* Products with load-time packed weights (conv_packed.c): C (M x N, row
  * stride ldc) = post(W B + bias) for B (K x N, row stride ldb). */
 typedef struct cc_packed {
@@ -81,6 +74,16 @@ size_t cc_packed_floats(const cc_packed *pk);
 void cc_packed_weights(const cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
+
+/* Winograd F(4x4, 3x3) for 3x3 / stride 1 / padding 1 / one group (conv_wino4.c):
+ * U = the transformed weights, 36 x M x C floats, or with pk (planned for
+ * M x C weights and cc_wino4_band_tiles wide products) each tap's M x C
+ * block packed by cc_packed_weights, one after another; the forward of one
+ * image (C x H x W -> M x H x W) plus bias and the fused activation post. */
+void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
+int64_t cc_wino4_band_tiles(int64_t C, int64_t H, int64_t W);
+int cc_wino4_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
+                     const float *bias, float *y, const cc_post *post, cc_ctx *ctx);
 
 /* Depthwise straight from the plane (conv_dw_direct.c): one H x W plane x
  * to one OH x OW plane y = post(bias + correlation with the kH x kW kernel

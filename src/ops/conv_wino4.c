@@ -145,9 +145,11 @@ static void wino4_out_row(const float *restrict Z, size_t MT, size_t o, int64_t 
 }
 
 /* Tile rows [r0, r0 + nr) of one image: input transform, the 36 products,
- * output transform.  V: 36 x C x (nr tw), Z: 36 x M x (nr tw), rb: row scratch. */
-static void wino4_rows(const float *U, int64_t M, int64_t C, int64_t H, int64_t W, const float *x, const float *bias,
-                       float *y, const cc_post *post, int64_t r0, int64_t nr, float *V, float *Z, float *rb, int par)
+ * output transform.  V: 36 x C x (nr tw), Z: 36 x M x (nr tw), rb: row scratch.
+ * pk: NULL, or U is packed per tap (conv_packed.c), blocks of cc_packed_floats. */
+static void wino4_rows(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
+                       const float *bias, float *y, const cc_post *post, int64_t r0, int64_t nr, float *V, float *Z,
+                       float *rb, int par)
 {
     const int64_t tw = (W + 3) / 4, T = nr * tw, Wp = 4 * tw + 2;
     const size_t CT = (size_t)C * (size_t)T, MT = (size_t)M * (size_t)T, MC = (size_t)M * (size_t)C;
@@ -160,10 +162,17 @@ static void wino4_rows(const float *U, int64_t M, int64_t C, int64_t H, int64_t 
     }
     /* the 36 products are independent: on several threads each takes whole
      * products (OpenBLAS threads a 64 x 196 product poorly) */
+    if (pk) {
+        const size_t per_tap = cc_packed_floats(pk);
+#pragma omp parallel for schedule(static) if (par && M * T * C >= CC_PAR_MIN)
+        for (int k = 0; k < 36; k++)
+            cc_packed_gemm(pk, U + (size_t)k * per_tap, V + (size_t)k * CT, T, T, Z + (size_t)k * MT, T, NULL, NULL);
+    } else {
 #pragma omp parallel for schedule(static) if (par && M * T * C >= CC_PAR_MIN)
     for (int k = 0; k < 36; k++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)T, (int)C, 1.0f, U + (size_t)k * MC, (int)C,
                     V + (size_t)k * CT, (int)T, 0.0f, Z + (size_t)k * MT, (int)T);
+    }
 #pragma omp parallel for schedule(static) if (par && M * T >= 1024)
     for (int64_t m = 0; m < M; m++) {
         float *s = rb + (size_t)omp_get_thread_num() * per, *ym = y + m * H * W, bv = bias ? bias[m] : 0.0f;
@@ -180,15 +189,27 @@ static void wino4_rows(const float *U, int64_t M, int64_t C, int64_t H, int64_t 
  * whole bands (single-threaded products inside one parallel region); else
  * bands go one after another with threaded products.  The band height does
  * not depend on the thread count, so neither do the results. */
-int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W, const float *x, const float *bias,
-                     float *y, const cc_post *post, cc_ctx *ctx)
+/* Tile rows per band: at least 512 tiles (narrower products run slower),
+ * else as many as keep V near 4 MB. */
+static int64_t wino4_band_rows(int64_t C, int64_t H, int64_t W)
 {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, Wp = 4 * tw + 2;
-    /* tile rows per band: at least 512 tiles (narrower products run slower),
-     * else as many as keep V near 4 MB */
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4;
     int64_t nr = ((int64_t)1 << 20) / (36 * C * tw), nmin = (512 + tw - 1) / tw;
     if (nr < nmin) nr = nmin;
     if (nr > th) nr = th;
+    return nr;
+}
+
+int64_t cc_wino4_band_tiles(int64_t C, int64_t H, int64_t W)
+{
+    return wino4_band_rows(C, H, W) * ((W + 3) / 4);
+}
+
+int cc_wino4_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
+                     const float *bias, float *y, const cc_post *post, cc_ctx *ctx)
+{
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, Wp = 4 * tw + 2;
+    const int64_t nr = wino4_band_rows(C, H, W);
     const int64_t bands = (th + nr - 1) / nr;
     const int nthr = omp_get_max_threads(), par_bands = nthr > 1 && bands >= 2 * nthr;
     const int slots = par_bands ? nthr : 1;
@@ -200,7 +221,7 @@ int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W,
     if (!par_bands) {
         for (int64_t b = 0; b < bands; b++) {
             int64_t r0 = b * nr, n = th - r0 < nr ? th - r0 : nr;
-            wino4_rows(U, M, C, H, W, x, bias, y, post, r0, n, V, Z, rbuf, 1);
+            wino4_rows(U, pk, M, C, H, W, x, bias, y, post, r0, n, V, Z, rbuf, 1);
         }
         return CC_E_OK;
     }
@@ -208,7 +229,8 @@ int cc_wino4_forward(const float *U, int64_t M, int64_t C, int64_t H, int64_t W,
     for (int64_t b = 0; b < bands; b++) {
         const int t = omp_get_thread_num();
         int64_t r0 = b * nr, n = th - r0 < nr ? th - r0 : nr;
-        wino4_rows(U, M, C, H, W, x, bias, y, post, r0, n, V + (size_t)t * vsz, Z + (size_t)t * zsz, rbuf + (size_t)t * per, 0);
+        wino4_rows(U, pk, M, C, H, W, x, bias, y, post, r0, n, V + (size_t)t * vsz, Z + (size_t)t * zsz,
+                   rbuf + (size_t)t * per, 0);
     }
     return CC_E_OK;
 }
