@@ -51,18 +51,31 @@ int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, i
     }
     cc_upsample_taps(sh, dh, ay);
     cc_upsample_taps(sw, dw, ax);
-    for (int y = 0; y < dh; y++) {
-        const float *r0 = src + (size_t)ay[y].i0 * (size_t)sw, *r1 = src + (size_t)ay[y].i1 * (size_t)sw;
-        double h0 = ay[y].l0, h1 = ay[y].l1;
-        float *o = dst + (size_t)y * (size_t)dw;
+    /* the horizontal pass once per source row (a map has few), in double as
+     * before, then each output row mixes two of them: the same operations in
+     * the same order as per pixel, so the same bits */
+    double *hr = malloc((size_t)sh * (size_t)dw * sizeof *hr);
+    if (!hr) {
+        free(ay);
+        free(ax);
+        return CC_E_NOMEM;
+    }
+    for (int r = 0; r < sh; r++) {
+        const float *row = src + (size_t)r * (size_t)sw;
+        double *h = hr + (size_t)r * (size_t)dw;
         for (int x = 0; x < dw; x++) {
-            int j0 = ax[x].i0, j1 = ax[x].i1;
             double w0 = ax[x].l0, w1 = ax[x].l1;
-            double t0 = w0 * r0[j0] + w1 * r0[j1];
-            double t1 = w0 * r1[j0] + w1 * r1[j1];
-            o[x] = (float)(h0 * t0 + h1 * t1);
+            h[x] = w0 * row[ax[x].i0] + w1 * row[ax[x].i1];
         }
     }
+    for (int y = 0; y < dh; y++) {
+        const double *t0 = hr + (size_t)ay[y].i0 * (size_t)dw, *t1 = hr + (size_t)ay[y].i1 * (size_t)dw;
+        const double h0 = ay[y].l0, h1 = ay[y].l1;
+        float *o = dst + (size_t)y * (size_t)dw;
+#pragma omp simd
+        for (int x = 0; x < dw; x++) o[x] = (float)(h0 * t0[x] + h1 * t1[x]);
+    }
+    free(hr);
     free(ay);
     free(ax);
     return 0;
@@ -74,11 +87,14 @@ void cc_minmax_normalize(float *m, size_t n, int *flat)
     if (!m || n == 0) return;
     float lo = m[0], hi = m[0];
     int finite = 1;
+    /* vectorised: v - v is NaN exactly for inf and NaN (which zero the map anyway,
+     * so how min / max order them does not matter) */
+#pragma omp simd reduction(min:lo) reduction(max:hi) reduction(&:finite)
     for (size_t i = 0; i < n; i++) {
         float v = m[i];
-        if (!isfinite(v)) finite = 0;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
+        finite &= v - v == 0.0f;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     float range = hi - lo;
     if (!finite || !isfinite(range) || !(range > 0.0f)) {
