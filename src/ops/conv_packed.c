@@ -21,6 +21,7 @@
  * AVX-512, cc_packed_plan says no and conv.c keeps the OpenBLAS path. */
 #include "conv_kernels.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,19 +215,22 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
     if (pk->wide) {
-        /* tasks: strips of 4 tiles (64 or 48 columns each), each through every panel,
-         * tile by tile, so a tile's image columns stay in L1 across panels */
-        const int64_t tw = R == 6 ? 64 : 48, strip = 4 * tw, tasks = (N + strip - 1) / strip;
+        /* tasks: one tile of columns (64 or 48) through a group of panels, tile by
+         * tile, so a tile's image columns stay in L1 across its panels.  Panels
+         * are split in groups only when there are few tiles for the threads (a
+         * 28x28 plane is 13 tiles).  Every output is one tile's sum over k
+         * whichever task computes it, so the split does not change values. */
+        const int64_t tw = R == 6 ? 64 : 48, nt = (N + tw - 1) / tw;
+        const int64_t nthr = omp_get_max_threads(), groups = nt >= 8 * nthr || P < 2 ? 1 : (P < 4 ? P : 4);
+        const int64_t per = (P + groups - 1) / groups, tasks = nt * groups;
 #pragma omp parallel for schedule(static) if (M * N * K >= CC_PAR_MIN)
         for (int64_t t = 0; t < tasks; t++) {
-            const int64_t s1 = (t + 1) * strip < N ? (t + 1) * strip : N;
-            for (int64_t n = t * strip; n < s1; n += tw) {
-                const int ncols = (int)(s1 - n < tw ? s1 - n : tw);
-                for (int64_t p = 0; p < P; p++) {
-                    const int mrows = (int)(M - p * R < R ? M - p * R : R);
-                    wide_call((int)R, Wp + p * R * K, B + n, ldb, K, C + p * R * ldc + n, ldc, mrows, ncols,
-                              bias ? bias + p * R : NULL, post);
-                }
+            const int64_t n = t / groups * tw, p0 = t % groups * per, p1 = p0 + per < P ? p0 + per : P;
+            const int ncols = (int)(N - n < tw ? N - n : tw);
+            for (int64_t p = p0; p < p1; p++) {
+                const int mrows = (int)(M - p * R < R ? M - p * R : R);
+                wide_call((int)R, Wp + p * R * K, B + n, ldb, K, C + p * R * ldc + n, ldc, mrows, ncols,
+                          bias ? bias + p * R : NULL, post);
             }
         }
         return;
