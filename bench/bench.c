@@ -5,7 +5,7 @@
  *   bench MODEL one   ITERS WARMUP     one contrastive explanation: forward + cc_cam_compute,
  *                                      one seed p - onehot(Q), Q = runner-up class, + cc_map_finish
  *   bench MODEL allq  ITERS WARMUP     forward + Grad-CAM(P) + every contrast's weights and map
- *                                      (cc_cam_contrast_all) + the
+ *                                      (cc_cam_contrast_all_maps) + the
  *                                      mean / variance / RMS ranking at the input size
  *                                      (cc_map_stats_compute): what `explain --contrast all` computes
  *   bench MODEL allq_bwd ITERS WARMUP  the previous all-Q: forward + cc_cam_compute with C seeds
@@ -430,7 +430,7 @@ int main(int argc, char **argv)
                 if (st) die("gradcam", st, cc_session_errmsg(s));
                 cc_map_finish(gc.maps, gc.h, gc.w, map01, H, W);
                 double t1 = now_ms();
-                st = cc_cam_contrast_all(s, layer, outp, p, &cam);
+                st = cc_cam_contrast_all_maps(s, layer, outp, p, &cam);
                 if (st) die("contrast all", st, cc_session_errmsg(s));
                 double t2 = now_ms();
                 order = cc_cam_last_order(s);

@@ -154,6 +154,11 @@ void cc_contrast_weights(const float *G, const float *p, int C, int channels, fl
  * of Q is p - onehot(Q), p = softmax(z)): cc_cam_class_weights, the contrast
  * weights in place, and all C maps as one product (out: K = C). */
 cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out);
+/* The same maps without the C x channels contrast weights (out->alpha is NULL):
+ * what the summary of every contrast needs.  On a pooled head (global average
+ * pooling and one fully connected layer, as ResNet and MobileNet end) the maps
+ * then come straight from the layer's weights, never forming the weights. */
+cc_status cc_cam_contrast_all_maps(cc_session *s, int layer, int output, const float *p, cc_cam *out);
 
 /* How the channel weights are evaluated.  BACKWARD: the seeds go backward from
  * the output to the layer (any differentiable graph).  PROJECTED: the spatial

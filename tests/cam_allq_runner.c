@@ -127,6 +127,56 @@ int main(int argc, char **argv)
     check(d_raw <= 1e-5 * (scale > 1 ? scale : 1), "  same, relative to the largest map value", d_raw / (scale > 1 ? scale : 1), 1e-5);
     check(d_norm <= 2e-3, "all-Q vs one-Q maps, max |diff| after normalisation", d_norm, 2e-3);
 
+    /* the library's own all-Q entry points (default order: on a pooled head the
+     * maps come straight from the classifier's weights, cam.c) against the
+     * composed maps above, and their contrast weights against cc_contrast_weights */
+    cc_cam_set_order(s, CC_CAM_AUTO);
+    cc_cam lib, libm;
+    if ((st = cc_cam_contrast_all(s, layer, out, p, &lib)) || (st = cc_cam_contrast_all_maps(s, layer, out, p, &libm))) {
+        fprintf(stderr, "contrast all: %s\n", cc_session_errmsg(s));
+        return 1;
+    }
+    printf("     cc_cam_contrast_all order %s\n", cc_cam_last_order(s) == CC_CAM_PROJECTED ? "projected" : "backward");
+    double d_lib = 0, d_libm = 0, d_alpha = 0, amax = 1e-30;
+    for (size_t i = 0; i < (size_t)C * (size_t)hw; i++) {
+        double e = fabs((double)lib.maps[i] - all.maps[i]), f = fabs((double)libm.maps[i] - all.maps[i]);
+        if (!(e <= d_lib)) d_lib = e;
+        if (!(f <= d_libm)) d_libm = f;
+    }
+    for (size_t i = 0; i < (size_t)C * (size_t)ch; i++) {
+        double e = fabs((double)lib.alpha[i] - alpha[i]);
+        if (!(e <= d_alpha)) d_alpha = e;
+        if (fabs(alpha[i]) > amax) amax = fabs(alpha[i]);
+    }
+    double mscale = scale > 1 ? scale : 1;
+    check(lib.K == C && libm.K == C && lib.alpha && !libm.alpha, "cc_cam_contrast_all(_maps): shapes, alpha only when asked", 0, 0);
+    check(d_lib <= 1e-5 * mscale, "cc_cam_contrast_all maps vs composed (relative)", d_lib / mscale, 1e-5);
+    check(d_libm <= 1e-5 * mscale, "cc_cam_contrast_all_maps maps vs composed (relative)", d_libm / mscale, 1e-5);
+    check(d_alpha <= 1e-5 * amax, "cc_cam_contrast_all weights vs cc_contrast_weights (relative)", d_alpha / amax, 1e-5);
+    cc_cam_free(&lib);
+    cc_cam_free(&libm);
+
+    /* one seed in the default order (on a pooled head: the seed times the
+     * classifier's weights, skipping zero seeds) against the batched backward:
+     * Grad-CAM(P) (one nonzero seed) and the contrast with the runner-up (dense) */
+    double d_auto = 0, gscale = 1e-30;
+    for (int i = 0; i < 2; i++) {
+        if (i == 0) cc_seed_class(seed, C, P); else cc_seed_contrast(seed, z, C, R);
+        cc_cam ca, cb;
+        cc_cam_set_order(s, CC_CAM_AUTO);
+        if (cc_cam_compute(s, layer, out, seed, 1, &ca)) return 1;
+        cc_cam_set_order(s, CC_CAM_BACKWARD);
+        if (cc_cam_compute(s, layer, out, seed, 1, &cb)) return 1;
+        for (int k = 0; k < ch; k++) {
+            double e = fabs((double)ca.alpha[k] - cb.alpha[k]);
+            if (!(e <= d_auto)) d_auto = e;
+            if (fabs(cb.alpha[k]) > gscale) gscale = fabs(cb.alpha[k]);
+        }
+        cc_cam_free(&ca);
+        cc_cam_free(&cb);
+    }
+    check(d_auto <= 1e-5 * gscale, "one seed, default order vs backward: weights (relative)", d_auto / gscale, 1e-5);
+
     /* summary statistics from the layer-resolution maps vs finishing every map */
     unsigned char *skip = calloc((size_t)C, 1);
     skip[P] = 1;

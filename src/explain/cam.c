@@ -3,6 +3,7 @@
  * channel weights, and all K maps as a single matrix product. */
 #include "graph/internal.h"
 #include "explain/project.h"
+#include "ops/conv_kernels.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -61,10 +62,33 @@ void cc_cam_free(cc_cam *c)
     memset(c, 0, sizeof *c);
 }
 
+/* maps (K x hw) = L (K x C) R (C x hw), ReLU'd unless `raw`.  Row blocks of a
+ * fixed size, one single-threaded product each (OpenBLAS inside a parallel
+ * region): with a 7x7 layer the maps are only 49 columns wide, which
+ * OpenBLAS's own threading hardly splits, and a block size that does not
+ * follow the thread count keeps the maps bit-identical across thread counts. */
+#define CAM_ROWS 128   /* maps per product */
+
+static void maps_product(const float *L, const float *R, int K, int C, int hw, float *maps, int raw)
+{
+    int thr = cc_threads_begin();
+    const int nblk = (K + CAM_ROWS - 1) / CAM_ROWS;
+#pragma omp parallel for schedule(dynamic) if (nblk > 1 && (int64_t)K * hw * C >= ((int64_t)1 << 22))
+    for (int b = 0; b < nblk; b++) {
+        const int r0 = b * CAM_ROWS, nr = K - r0 < CAM_ROWS ? K - r0 : CAM_ROWS;
+        float *mp = maps + (size_t)r0 * (size_t)hw;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hw, C, 1.0f, L + (size_t)r0 * (size_t)C, C, R, hw, 0.0f,
+                    mp, hw);
+        if (raw) continue;
+        const size_t nm = (size_t)nr * (size_t)hw;
+#pragma omp simd
+        for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+    }
+    cc_threads_end(thr);
+}
+
 /* maps (K x hw) = ReLU(alpha (K x C) A (C x hw)); out->alpha takes `owned` when
  * given (no copy), else a copy of alpha. */
-#define CAM_ROWS 128   /* maps per product in cam_maps */
-
 static cc_status cam_maps(cc_session *s, int layer, const float *alpha, float *owned, int K, cc_cam *out)
 {
     memset(out, 0, sizeof *out);
@@ -82,24 +106,7 @@ static cc_status cam_maps(cc_session *s, int layer, const float *alpha, float *o
     out->maps = malloc(sizeof(float) * (size_t)K * (size_t)hw);
     if (!out->alpha || !out->maps) { cc_cam_free(out); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
     if (!owned) memcpy(out->alpha, alpha, sizeof(float) * (size_t)K * (size_t)C);
-    int thr = cc_threads_begin();
-    /* Row blocks of a fixed size, one single-threaded product each (OpenBLAS
-     * inside a parallel region): with a 7x7 layer the maps are only 49
-     * columns wide, which OpenBLAS's own threading hardly splits, and a
-     * block size that does not follow the thread count keeps the maps
-     * bit-identical across thread counts. */
-    const int nblk = (K + CAM_ROWS - 1) / CAM_ROWS;
-#pragma omp parallel for schedule(dynamic) if (nblk > 1 && (int64_t)K * hw * C >= ((int64_t)1 << 22))
-    for (int b = 0; b < nblk; b++) {
-        const int r0 = b * CAM_ROWS, nr = K - r0 < CAM_ROWS ? K - r0 : CAM_ROWS;
-        float *mp = out->maps + (size_t)r0 * (size_t)hw;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hw, C, 1.0f, out->alpha + (size_t)r0 * (size_t)C, C,
-                    (const float *)t->data, hw, 0.0f, mp, hw);
-        const size_t nm = (size_t)nr * (size_t)hw;
-#pragma omp simd
-        for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
-    }
-    cc_threads_end(thr);
+    maps_product(out->alpha, (const float *)t->data, K, C, hw, out->maps, 0);
     return CC_OK;
 }
 
@@ -218,7 +225,116 @@ void cc_contrast_weights(const float *G, const float *p, int C, int channels, fl
         memset(alpha, 0, sizeof(float) * (size_t)C * (size_t)(channels > 0 ? channels : 0));
 }
 
-cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out)
+/* The pooled head's weights packed for the register-tile products (conv_packed.c;
+ * W A' is a 1x1 convolution with C outputs over hw positions), kept by the
+ * session: this product is most of an all-Q explanation (MobileNetV2: 63 M
+ * multiply-adds), and OpenBLAS repacks W on every call.  Not once a weight of
+ * the model has been handed out for writing (training, cc_graph_weights_live). */
+struct cc_head_pack {
+    const float *src;
+    int64_t C, ch, hw;
+    cc_packed pk;
+    float *w;
+};
+
+void cc_head_pack_free(struct cc_head_pack *hp)
+{
+    if (hp) free(hp->w);
+    free(hp);
+}
+
+static const struct cc_head_pack *head_pack(cc_session *s, const float *W, int64_t C, int64_t ch, int64_t hw)
+{
+    struct cc_head_pack *hp = s->head_pack;
+    if (hp && hp->src == W && hp->C == C && hp->ch == ch && hp->hw == hw && !s->m->g.weights_live) return hp;
+    cc_head_pack_free(hp);
+    s->head_pack = hp = s->m->g.weights_live ? NULL : calloc(1, sizeof *hp);
+    if (!hp) return NULL;
+    if (!cc_packed_plan(C, ch, hw, &hp->pk) || !(hp->w = malloc(sizeof(float) * cc_packed_floats(&hp->pk)))) {
+        cc_head_pack_free(hp);
+        s->head_pack = NULL;
+        return NULL;   /* no packed kernels here (or no memory for them): BLAS */
+    }
+    cc_packed_weights(&hp->pk, W, hp->w);
+    hp->src = W, hp->C = C, hp->ch = ch, hp->hw = hw;
+    return hp;
+}
+
+/* Every contrast on a pooled head (G[c] = W[c] * d, cc_proj_head), straight
+ * from the model's weights W: with A' = diag(d) A, B = W A' holds every class's
+ * Grad-CAM map before the ReLU (B[c] = G[c] A), and since alpha(Q) = p.G - G[Q]
+ * the contrast map of Q is ReLU(p'B - B[Q]).  Neither G nor the C x channels
+ * contrast weights are needed for the maps (for MobileNetV2 four passes over
+ * 5 MB fewer); they are formed only when asked for. */
+static cc_status head_contrast_all(cc_session *s, int layer, const float *W, const float *d, const float *p, int C,
+                                   int want_alpha, cc_cam *out)
+{
+    const cc_tensor *t = &s->t[layer];
+    const int ch = (int)t->dims[1], hw = (int)(t->dims[2] * t->dims[3]);
+    out->K = C;
+    out->channels = ch;
+    out->h = (int)t->dims[2];
+    out->w = (int)t->dims[3];
+    out->maps = malloc(sizeof(float) * (size_t)C * (size_t)hw);
+    float *Ad = malloc(sizeof(float) * (size_t)ch * (size_t)hw);
+    double *pb = malloc(sizeof(double) * (size_t)hw);
+    if (want_alpha) out->alpha = malloc(sizeof(float) * (size_t)C * (size_t)ch);
+    if (!out->maps || !Ad || !pb || (want_alpha && !out->alpha)) {
+        free(Ad);
+        free(pb);
+        cc_cam_free(out);
+        return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    }
+    const float *A = t->data;
+    for (int k = 0; k < ch; k++)
+        for (int i = 0; i < hw; i++) Ad[(size_t)k * (size_t)hw + (size_t)i] = d[k] * A[(size_t)k * (size_t)hw + (size_t)i];
+    const struct cc_head_pack *hp = head_pack(s, W, C, ch, hw);
+    if (hp) {
+        int thr = cc_threads_begin();
+        cc_packed_gemm(&hp->pk, hp->w, Ad, hw, hw, out->maps, hw, NULL, cc_ctx_post(NULL));
+        cc_threads_end(thr);
+    } else {
+        maps_product(W, Ad, C, ch, hw, out->maps, 1);
+    }
+    /* p'B in double, class by class: the same sum whatever the thread count */
+    for (int i = 0; i < hw; i++) pb[i] = 0;
+    for (int c = 0; c < C; c++) {
+        const float *bc = out->maps + (size_t)c * (size_t)hw;
+        for (int i = 0; i < hw; i++) pb[i] += (double)p[c] * bc[i];
+    }
+    int thr = cc_threads_begin();
+#pragma omp parallel for schedule(static) if ((int64_t)C * hw >= CC_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        float *bc = out->maps + (size_t)c * (size_t)hw;
+        for (int i = 0; i < hw; i++) {
+            float v = (float)(pb[i] - (double)bc[i]);
+            bc[i] = v > 0 ? v : 0.0f;
+        }
+    }
+    cc_threads_end(thr);
+    free(Ad);
+    free(pb);
+    if (want_alpha) {
+        /* alpha[Q] = pg - W[Q] * d with pg = d * (W'p) */
+        float *pg = malloc(sizeof(float) * (size_t)ch);
+        if (!pg) { cc_cam_free(out); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
+        thr = cc_threads_begin();
+        cblas_sgemv(CblasRowMajor, CblasTrans, C, ch, 1.0f, W, ch, p, 1, 0.0f, pg, 1);
+        for (int k = 0; k < ch; k++) pg[k] *= d[k];
+#pragma omp parallel for schedule(static) if ((int64_t)C * ch >= ((int64_t)1 << 18))
+        for (int q = 0; q < C; q++) {
+            const float *restrict w = W + (size_t)q * (size_t)ch;
+            float *restrict a = out->alpha + (size_t)q * (size_t)ch;
+#pragma omp simd
+            for (int k = 0; k < ch; k++) a[k] = pg[k] - w[k] * d[k];
+        }
+        cc_threads_end(thr);
+        free(pg);
+    }
+    return CC_OK;
+}
+
+static cc_status contrast_all(cc_session *s, int layer, int output, const float *p, int want_alpha, cc_cam *out)
 {
     memset(out, 0, sizeof *out);
     if (!cc_is_spatial_layer(s->m, layer))
@@ -228,13 +344,42 @@ cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float 
     int64_t C = s->t[output].numel;
     int ch = (int)s->t[layer].dims[1];
     if (C < 1 || C > (1 << 24)) return cc_session_fail(s, CC_ERR_ARG, "the output is too large for one weight row per class");
+    if (!s->forwarded) return cc_session_fail(s, CC_ERR_ARG, "run forward first");
+    if (s->cam_order != CC_CAM_BACKWARD) {
+        float *d = malloc(sizeof(float) * (size_t)ch);
+        const float *W = NULL;
+        int rc = d ? cc_proj_head(s, layer, output, &W, d) : CC_ERR_NOMEM;
+        if (rc == CC_OK) {
+            s->cam_last = CC_CAM_PROJECTED;
+            cc_status st = head_contrast_all(s, layer, W, d, p, (int)C, want_alpha, out);
+            free(d);
+            return st;
+        }
+        free(d);
+        if (rc > 0) return cc_session_fail(s, rc, "out of memory");
+    }
     /* G in the buffer that becomes alpha: alpha[Q] = p.G - G[Q], in place */
     float *a = malloc(sizeof(float) * (size_t)C * (size_t)ch);
     if (!a) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
     cc_status st = cc_cam_class_weights(s, layer, output, a);
     if (st) { free(a); return st; }
     if (contrast_weights(a, p, (int)C, ch, a)) { free(a); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
-    return cam_maps(s, layer, NULL, a, (int)C, out);
+    st = cam_maps(s, layer, NULL, a, (int)C, out);
+    if (st == CC_OK && !want_alpha) {
+        free(out->alpha);
+        out->alpha = NULL;
+    }
+    return st;
+}
+
+cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out)
+{
+    return contrast_all(s, layer, output, p, 1, out);
+}
+
+cc_status cc_cam_contrast_all_maps(cc_session *s, int layer, int output, const float *p, cc_cam *out)
+{
+    return contrast_all(s, layer, output, p, 0, out);
 }
 
 void cc_cam_set_order(cc_session *s, cc_cam_order order)

@@ -46,6 +46,9 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define MAX_STEPS 64
 #define MAX_IO 64
@@ -373,6 +376,93 @@ static float *chain_eval(const chain *c, int i, int j, int *owned)
     return r;
 }
 
+/* ---- the pooled head: one fully connected layer after one value per channel ---- */
+
+/* ResNet, MobileNet, EfficientNet, DenseNet end in global average pooling and one
+ * fully connected layer.  Then X1 = W1 T0 is W1 with column c scaled by
+ * d[c] = T0[c] (the pooling's tangent) x the layer's alpha x 1/hw, and nothing
+ * needs it materialised: seeds multiply W1 in place, and cam.c forms the
+ * contrast weights of every class from W1's rows block by block. */
+static int is_head(const plan *p)
+{
+    return p->nL == 1 && p->s == 1 && !p->L[0].trans && p->L[0].din == p->ch;
+}
+
+static void head_scale(const plan *p, double inv_hw, float *d)
+{
+    const float sc = (float)(p->L[0].scale * inv_hw);
+    for (int c = 0; c < p->ch; c++) d[c] = p->t[c] * sc;
+}
+
+/* alpha (K x ch) = S W1 diag(d) over the unmasked outputs.  Dense seeds (a
+ * contrast: p - onehot(Q)) go to BLAS; sparse ones (Grad-CAM: onehot(P)) add
+ * just their rows of W1, the threads splitting the channels so that each sum
+ * runs in the same order whatever their number.  Returns -2 when out of memory. */
+static int head_seeds(const lin *l, const float *d, int ch, const float *seeds, int64_t Cout, int K, float *alpha,
+                      int64_t nnz)
+{
+    if (nnz * 4 > (int64_t)K * Cout) {
+        const float *S = seeds;
+        float *m = NULL;
+        if (l->mask) {
+            if (!(m = malloc(sizeof(float) * (size_t)K * (size_t)Cout))) return -2;
+            for (int64_t i = 0; i < (int64_t)K * Cout; i++) m[i] = l->mask[i % Cout] ? seeds[i] : 0.0f;
+            S = m;
+        }
+        if (K == 1)
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)Cout, ch, 1.0f, l->w, (int)l->din, S, 1, 0.0f, alpha, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, ch, (int)Cout, 1.0f, S, (int)Cout, l->w,
+                        (int)l->din, 0.0f, alpha, ch);
+        free(m);
+        for (int q = 0; q < K; q++)
+            for (int c = 0; c < ch; c++) alpha[(size_t)q * (size_t)ch + (size_t)c] *= d[c];
+        return 0;
+    }
+#pragma omp parallel if (nnz * ch >= CC_PAR_MIN)
+    {
+        int nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+        const int c0 = (int)((int64_t)ch * id / nt), c1 = (int)((int64_t)ch * (id + 1) / nt);
+        for (int q = 0; q < K; q++) memset(alpha + (size_t)q * (size_t)ch + c0, 0, sizeof(float) * (size_t)(c1 - c0));
+        for (int64_t j = 0; j < Cout; j++) {
+            if (l->mask && !l->mask[j]) continue;
+            const float *restrict w = l->w + j * l->din;
+            for (int q = 0; q < K; q++) {
+                const float v = seeds[(size_t)q * (size_t)Cout + (size_t)j];
+                if (v == 0.0f) continue;
+                float *restrict a = alpha + (size_t)q * (size_t)ch;
+#pragma omp simd
+                for (int c = c0; c < c1; c++) a[c] += v * w[c];
+            }
+        }
+        for (int q = 0; q < K; q++) {
+            float *restrict a = alpha + (size_t)q * (size_t)ch;
+#pragma omp simd
+            for (int c = c0; c < c1; c++) a[c] *= d[c];
+        }
+    }
+    return 0;
+}
+
+int cc_proj_head(cc_session *s, int layer, int output, const float **W, float *d)
+{
+    plan p;
+    int rc = plan_build(s, layer, output, &p);
+    if (rc) return rc == -2 ? CC_ERR_NOMEM : -1;
+    rc = -1;
+    if (is_head(&p) && !p.L[0].mask && p.L[0].dout == s->t[output].numel) {
+        *W = p.L[0].w;
+        head_scale(&p, 1.0 / (double)(s->t[layer].dims[2] * s->t[layer].dims[3]), d);
+        s->cam_macs = (double)p.L[0].dout * (double)p.ch;
+        rc = CC_OK;
+    }
+    plan_free(&p);
+    return rc;
+}
+
 /* ---- entry point ------------------------------------------------------------------- */
 
 int cc_proj_weights(cc_session *s, int layer, int output, const int *rows, const float *seeds, int K, float *alpha,
@@ -408,6 +498,26 @@ int cc_proj_weights(cc_session *s, int layer, int output, const int *rows, const
                 alpha[(size_t)q * (size_t)ch + (size_t)(k / s_blk)] += v * p.t[k];
             }
         goto scale;
+    }
+    if (seeds && is_head(&p) && p.L[0].dout == Cout) {
+        /* seeds into the pooled head: no K x ch chain, no materialised W1 T0 */
+        int64_t nnz = 0;
+        for (int q = 0; q < K; q++)
+            for (int64_t j = 0; j < Cout; j++)
+                nnz += seeds[(size_t)q * (size_t)Cout + (size_t)j] != 0.0f && (!p.L[0].mask || p.L[0].mask[j]);
+        double cost = (double)nnz * ch + (double)K * ch;
+        if (!force && cost >= bwd) { st = -1; goto done; }
+        float *d = malloc(sizeof(float) * (size_t)ch);
+        if (!d) { st = CC_ERR_NOMEM; goto done; }
+        head_scale(&p, inv_hw, d);
+        int thr = cc_threads_begin();
+        int e = head_seeds(&p.L[0], d, ch, seeds, Cout, K, alpha, nnz);
+        cc_threads_end(thr);
+        free(d);
+        if (e) { st = CC_ERR_NOMEM; goto done; }
+        s->cam_macs = cost;
+        st = CC_OK;
+        goto done;
     }
     for (int i = 0; i < p.nL; i++)
         if (!(act[i] = active(&p.L[i], &nact[i]))) { st = CC_ERR_NOMEM; goto done; }

@@ -11,4 +11,11 @@
  * cc_status error. */
 int cc_proj_weights(cc_session *s, int layer, int output, const int *rows, const float *seeds, int K, float *alpha,
                     int force);
+
+/* When the layers after `layer` are a channel-wise pooling to one value per
+ * channel and one fully connected layer (nothing masked), the Grad-CAM weights
+ * of class c are G[c] = W[c] * d elementwise: sets *W (numel(output) x channels,
+ * row-major, the model's own weights) and d (channels values) and returns CC_OK;
+ * -1 when the tail has another form, or a cc_status error. */
+int cc_proj_head(cc_session *s, int layer, int output, const float **W, float *d);
 #endif

@@ -157,6 +157,7 @@ void cc_graph_mark_downstream(const cc_graph *g, unsigned char *mark)
 
 void cc_graph_weights_live(cc_graph *g, int tensor)
 {
+    g->weights_live = 1;   /* and cam.c keeps no packed copy of any (its writes come later, unannounced) */
     for (int i = 0; i < g->n_nodes; i++) {
         cc_node *n = &g->nodes[i];
         for (int j = 0; j < n->n_in; j++)

@@ -30,6 +30,7 @@ typedef struct cc_graph {
     /* resource limits (cc_limits); 0 = the default */
     uint64_t max_tensor_bytes, max_total_bytes;
     int64_t max_nodes;
+    int weights_live;         /* some weight was handed out to be written in place (training) */
 } cc_graph;
 
 /* The limits in force for g (defaults filled in). */

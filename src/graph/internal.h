@@ -23,6 +23,7 @@ struct cc_session {
     double cam_macs;          /* its multiply-add estimate when projected (for bench/) */
     float **pool;             /* cc_session_keep: shared buffers of the activations not kept */
     int n_pool;
+    struct cc_head_pack *head_pack; /* cam.c: the pooled head's weights packed for all-Q, or NULL */
     int *fuse;                /* cc_session_keep, per node: the activation node fused into it, -2 for that
                                  activation node (skipped), -1 otherwise; NULL: no fusion */
     cc_ctx ctx;
@@ -30,6 +31,7 @@ struct cc_session {
 };
 
 cc_status cc_session_fail(cc_session *s, int code, const char *msg);
+void cc_head_pack_free(struct cc_head_pack *hp);
 /* Thread count for one library call (single-threaded while the machine is
  * oversubscribed, see session.c); returns what cc_threads_end restores. */
 int cc_threads_begin(void);

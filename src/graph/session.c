@@ -150,6 +150,7 @@ void cc_session_free(cc_session *s)
     free(s->grad_cap);
     free(s->has_grad);
     cc_ctx_free(&s->ctx);
+    cc_head_pack_free(s->head_pack);
     free(s);
 }
 
