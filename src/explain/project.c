@@ -79,6 +79,15 @@ static void plan_free(plan *p)
 
 static int is_op(const cc_node *n, const char *op) { return !strcmp(n->op_type, op); }
 
+/* Make T0 (all ones until now) when its values are needed. */
+static int plan_ones(plan *p)
+{
+    if (p->t) return 0;
+    if (!(p->t = malloc(sizeof(float) * (size_t)(p->n0 > 0 ? p->n0 : 1)))) return -2;
+    for (int64_t k = 0; k < p->n0; k++) p->t[k] = 1.0f;
+    return 0;
+}
+
 /* Apply an elementwise mask (from the node's forward values) to the tangent, or
  * record it on the last linear layer's outputs. */
 static int add_mask(plan *p, const cc_tensor *X, const cc_tensor *Y, int relu)
@@ -124,9 +133,10 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
     p->ch = (int)A->dims[1];
     p->s = A->dims[2] * A->dims[3];
     p->n0 = A->numel;
-    p->t = malloc(sizeof(float) * (size_t)p->n0);
-    if (!p->t) { rc = -2; goto out; }
-    for (int64_t k = 0; k < p->n0; k++) p->t[k] = 1.0f;
+    /* T0 starts as all ones, made only when something needs its values: global
+     * average pooling of ones is ones, one per channel, so a pooled head never
+     * builds the activation-sized tangent (MobileNetV2: 250 KB per call) */
+    p->t = NULL;
     int cur = layer, spatial = 1, steps = 0;
     while (cur != output) {
         if (++steps > MAX_STEPS) goto out;
@@ -157,7 +167,8 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
         int same = X->numel == Y->numel;
         if (is_op(n, "Relu") || is_op(n, "Clip")) {
             if (pos != 0 || !same) goto out;
-            int m = add_mask(p, X, Y, is_op(n, "Relu"));
+            int m = p->nL == 0 ? plan_ones(p) : 0;
+            if (!m) m = add_mask(p, X, Y, is_op(n, "Relu"));
             if (m) { rc = m; goto out; }
             p->spatial_cost += p->nL ? 0 : (double)X->numel;
         } else if (is_op(n, "Dropout") || is_op(n, "Identity")) {
@@ -173,8 +184,14 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
             if (!spatial || pos != 0 || X->ndim != 4 || Y->ndim != 4 || Y->dims[0] != 1 || Y->dims[1] != p->ch) goto out;
             float *ty = malloc(sizeof(float) * (size_t)(Y->numel ? Y->numel : 1));
             if (!ty) { rc = -2; goto out; }
-            int e;
-            if (is_op(n, "MaxPool")) {
+            int e = 0;
+            if (!p->t && is_op(n, "GlobalAveragePool")) {
+                for (int64_t k = 0; k < Y->numel; k++) ty[k] = 1.0f;
+            } else if (plan_ones(p)) {
+                free(ty);
+                rc = -2;
+                goto out;
+            } else if (is_op(n, "MaxPool")) {
                 e = cc_maxpool_jvp(n, X, p->t, ty);
             } else {
                 /* linear: the JVP is the op itself applied to the tangent */
@@ -225,6 +242,7 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
         cur = nxt;
     }
     if (p->nL == 0 && p->n0 != s->t[output].numel) goto out;
+    if (plan_ones(p)) { rc = -2; goto out; }
     rc = 0;
 out:
     free(reach);

@@ -80,6 +80,7 @@ void cc_map_stats_free(cc_map_stats *st)
  * the end by a mask that does not depend on the map. */
 #define NOFF 9
 #define QB 8                    /* maps per block in the extremes step */
+#define NCHUNK 8                /* fixed runs of maps in the sums step */
 static const int off_di[NOFF] = { -1, -1, -1, 0, 0, 0, 1, 1, 1 }, off_dj[NOFF] = { -1, 0, 1, -1, 0, 1, -1, 0, 1 };
 
 static int in_plane(int i, int j, int o, int h, int w)
@@ -125,7 +126,9 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
 #endif
     const size_t wql = hw + 2 * pad;   /* one padded difference map per thread */
     double *vgp = calloc(wql, sizeof(double)), *wqp = calloc(wql * (size_t)nthr, sizeof(double));
-    double *T = NULL, *Mt = NULL, *R1 = NULL, *Rc = NULL, *R2 = NULL, *xl = NULL, *cf = NULL;
+    double *T = NULL, *Mt = NULL, *R1 = NULL, *Rc = NULL, *R2 = NULL, *xl = NULL, *cf = NULL, *parts = NULL;
+    double psc[NCHUNK], psc2[NCHUNK];
+    int pn[NCHUNK];
     int *xi = NULL;
     cc_status st = CC_OK;
     if (!out->mean || !out->var || !out->rms || !out->flat || !ty || !tx || !ey || !ex || !V || !c || !S1 || !Sc || !S2 ||
@@ -146,7 +149,8 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     xl = malloc(sizeof(double) * 2 * (size_t)nx);
     xi = malloc(sizeof(int) * 2 * (size_t)nx);
     cf = malloc(sizeof(double) * (NOFF + 1) * hw);
-    if (!R1 || !Rc || !R2 || !T || !Mt || !xl || !xi || !cf) { st = CC_ERR_NOMEM; goto done; }
+    parts = malloc(sizeof(double) * (NOFF + 2) * hw * NCHUNK);
+    if (!R1 || !Rc || !R2 || !T || !Mt || !xl || !xi || !cf || !parts) { st = CC_ERR_NOMEM; goto done; }
     for (int b = 0; b < nx; b++) {
         const cc_tap *X = &tx[ex[b]];
         xi[b] = X->i0, xi[nx + b] = X->i1, xl[b] = X->l0, xl[nx + b] = X->l1;
@@ -223,22 +227,40 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     }
 
     /* sums over the included maps: S1 = sum v, Sc = sum c v, and the neighbour
-     * products, map by map (cf holds them by offset until they are masked) */
+     * products (cf holds them by offset until they are masked).  The maps go in
+     * NCHUNK fixed runs, each summed on its own and the runs added in order,
+     * so the sums do not depend on the thread count. */
     int N = 0;
     double sc = 0, sc2 = 0;
-    memset(cf, 0, sizeof(double) * NOFF * hw);
-    for (int q = 0; q < n; q++) {
-        if (skip && skip[q]) continue;
-        N++;
-        sc += c[q];
-        sc2 += c[q] * c[q];
-        const double *vq = V + pad + (size_t)q * L, cq = c[q];
+    const size_t part = (NOFF + 2) * hw;   /* one run's partial sums: cf by offset, S1, Sc */
+#pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
+    for (int r = 0; r < NCHUNK; r++) {
+        double *restrict ps = parts + (size_t)r * part;
+        memset(ps, 0, sizeof(double) * part);
+        double *restrict p1 = ps + NOFF * hw, *restrict pc = p1 + hw;
+        int cnt = 0;
+        double a = 0, a2 = 0;
+        for (int q = (int)((int64_t)n * r / NCHUNK); q < (int)((int64_t)n * (r + 1) / NCHUNK); q++) {
+            if (skip && skip[q]) continue;
+            cnt++;
+            a += c[q];
+            a2 += c[q] * c[q];
+            const double *vq = V + pad + (size_t)q * L, cq = c[q];
 #pragma omp simd
-        for (size_t k = 0; k < hw; k++) {
-            S1[k] += vq[k];
-            Sc[k] += cq * vq[k];
+            for (size_t k = 0; k < hw; k++) {
+                p1[k] += vq[k];
+                pc[k] += cq * vq[k];
+            }
+            for (int o = 0; o < NOFF; o++) acc_products(ps + (size_t)o * hw, vq, off[o], hw);
         }
-        for (int o = 0; o < NOFF; o++) acc_products(cf + (size_t)o * hw, vq, off[o], hw);
+        pn[r] = cnt, psc[r] = a, psc2[r] = a2;
+    }
+    memset(cf, 0, sizeof(double) * NOFF * hw);
+    for (int r = 0; r < NCHUNK; r++) {
+        const double *ps = parts + (size_t)r * part;
+        N += pn[r], sc += psc[r], sc2 += psc2[r];
+        for (size_t k = 0; k < NOFF * hw; k++) cf[k] += ps[k];
+        for (size_t k = 0; k < hw; k++) S1[k] += ps[NOFF * hw + k], Sc[k] += ps[(NOFF + 1) * hw + k];
     }
     out->count = N;
     for (int i = 0; i < h; i++)
@@ -337,7 +359,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
 done:
     free(ty); free(tx); free(ey); free(ex); free(V); free(c); free(S1); free(Sc); free(S2);
     free(Gy); free(Gx); free(cy); free(cx); free(vgp); free(wqp); free(T); free(R1); free(Rc); free(R2);
-    free(Mt); free(xl); free(xi); free(cf);
+    free(Mt); free(xl); free(xi); free(cf); free(parts);
     if (st) cc_map_stats_free(out);
     cc_threads_end(thr);
     return st;
