@@ -865,6 +865,13 @@ def define_cases():
     gemm_case("gemm_row_transA_seed1", 1, 5, 3, ta=1, alpha=0.6, cshape="scalar", seeds=1)
     gemm_case("gemm_row_transAB_beta", 1, 4, 6, ta=1, tb=1, alpha=1.5, beta=-0.5, cshape="row")
 
+    # 3x3 depthwise in column strips with rolled rows (conv_dw_direct.c): several
+    # strips with a partial last one, padding shifted to one side, and at stride 2
+    # an odd width with no left padding
+    conv_case("dw_rows_shifted_pads", (1, 3, 9, 37), (3, 1, 3, 3), groups=3, pads=(2, 2, 0, 0), const_w=True)
+    conv_case("dw_rows_s2_odd_width", (1, 2, 13, 67), (2, 1, 3, 3), groups=2, strides=(2, 2), pads=(1, 0, 1, 1),
+              const_w=True)
+
 def main():
     if len(sys.argv) != 2:
         print("usage: gen_op_cases.py OUT_DIR", file=sys.stderr)
