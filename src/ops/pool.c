@@ -23,6 +23,7 @@ typedef struct pool_params {
     int64_t N, C, in_plane, out_plane;
     int count_include_pad;
     int with_indices, storage_order;
+    int direct;               /* MaxPool values through cc_maxpool_s2_plane */
 } pool_params;
 
 static int pool_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e, int is_max)
@@ -47,6 +48,7 @@ static int pool_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e, 
     }
     if (is_max) {
         p->storage_order = (int)cc_attr_int(n, "storage_order", 0);
+        p->direct = cc_maxpool_s2_ok(&w);
         p->with_indices = n->n_out > 1 && n->out[1] >= 0 && out[1] != NULL;
         if (p->storage_order != 0 && p->storage_order != 1) {
             free(p);
@@ -188,6 +190,11 @@ static int maxpool_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc
     const int64_t planes = p->N * p->C, kvol = p->w.k[0] * p->w.k[1] * p->w.k[2];
     int32_t *arg = NULL;
     if (ind && !(arg = (int32_t *)cc_scratch(ctx, 0, (size_t)(planes * p->out_plane)))) return CC_E_NOMEM;
+    if (!ind && p->direct) {
+#pragma omp parallel for schedule(static) if (planes * p->out_plane * kvol >= CC_PAR_MIN)
+        for (int64_t pl = 0; pl < planes; pl++) cc_maxpool_s2_plane(&p->w, x + pl * p->in_plane, y + pl * p->out_plane);
+        return CC_E_OK;
+    }
 #pragma omp parallel for schedule(static) if (planes * p->out_plane * kvol >= CC_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         maxpool_plane(&p->w, x + pl * p->in_plane, y + pl * p->out_plane, arg ? arg + pl * p->out_plane : NULL);

@@ -1,0 +1,108 @@
+/* 2-D max-pool at stride 2 with 2x2 or 3x3 windows (VGG, ResNet, AlexNet,
+ * GoogLeNet, SqueezeNet), values only, on a CPU with AVX-512 (pool.c's
+ * forward when no indices are asked for).
+ *
+ * Column strips of 16 outputs, as the depthwise kernels (conv_dw_direct.c):
+ * the 32 (+2) inputs under a strip are loaded as they lie, masked to the
+ * image's columns, and split into even and odd columns with one permute
+ * each, so tap kw = 0, 1, 2 of every lane is one vector.  Rows outside the
+ * image are skipped.  Each lane starts from its window's first tap inside
+ * the image and then keeps v when v > best, tap by tap in row-major order:
+ * the selects of pool.c's scalar loop, so the same values, NaN and signed
+ * zeros included. */
+#include "conv_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CC_MP_AVX512 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#endif
+
+int cc_maxpool_s2_ok(const cc_window *w)
+{
+#ifdef CC_MP_AVX512
+    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* the switch of the other own kernels */
+    if ((off && strcmp(off, "0") != 0) || !__builtin_cpu_supports("avx512f")) return 0;
+    if (w->in[0] != 1 || w->out[0] != 1 || w->k[0] != 1) return 0;
+    for (int a = 1; a < 3; a++) {
+        /* every window starts inside the image: the first tap of each lane exists */
+        if (w->s[a] != 2 || w->d[a] != 1 || (w->k[a] != 2 && w->k[a] != 3) || w->pb[a] >= w->k[a] || w->out[a] < 1 ||
+            2 * (w->out[a] - 1) - w->pb[a] > w->in[a] - 1 || w->in[a] > (1 << 24))
+            return 0;
+    }
+    return 1;
+#else
+    (void)w;
+    return 0;
+#endif
+}
+
+#ifdef CC_MP_AVX512
+
+static inline __attribute__((always_inline)) __mmask16 live16(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
+{
+    const int64_t H = w->in[1], W = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t kH = w->k[1], kW = w->k[2], pT = w->pb[1], pL = w->pb[2];
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+        const int64_t base = 2 * ow0 - pL;
+        /* input columns base + e valid for e in [e0, e1) */
+        const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
+        const __mmask16 ma = live16(e1) & (__mmask16)~live16(e0);
+        const __mmask16 mb = live16(e1 - 16) & (__mmask16)~live16(e0 - 16);
+        const __mmask16 mc = live16(e1 - 2) & (__mmask16)~live16(e0 - 2);
+        const __mmask16 md = live16(e1 - 18) & (__mmask16)~live16(e0 - 18);
+        const __mmask16 live = live16(OW - ow0);
+        /* lanes whose tap kw lies in the image: column base + 2l + kw in [0, W) */
+        __mmask16 v[3] = { 0, 0, 0 };
+        for (int l = 0; l < 16; l++)
+            for (int kw = 0; kw < kW; kw++) {
+                const int64_t c = base + 2 * l + kw;
+                if (c >= 0 && c < W) v[kw] |= (__mmask16)(1u << l);
+            }
+        for (int64_t oh = 0; oh < OH; oh++) {
+            __m512 best = _mm512_setzero_ps();
+            int first = 1;
+            for (int64_t kh = 0; kh < kH; kh++) {
+                const int64_t ih = 2 * oh - pT + kh;
+                if (ih < 0 || ih >= H) continue;
+                const float *xr = x + ih * W + base;
+                const __m512 a = _mm512_maskz_loadu_ps(ma, xr), b = _mm512_maskz_loadu_ps(mb, xr + 16);
+                __m512 t[3];
+                t[0] = _mm512_permutex2var_ps(a, even, b);
+                t[1] = _mm512_permutex2var_ps(a, odd, b);
+                if (kW == 3) {
+                    const __m512 c = _mm512_maskz_loadu_ps(mc, xr + 2), d = _mm512_maskz_loadu_ps(md, xr + 18);
+                    t[2] = _mm512_permutex2var_ps(c, even, d);
+                }
+                if (first) {
+                    /* each lane's first tap in the image: kw = 0, else 1, else 2 */
+                    best = _mm512_mask_mov_ps(t[1], v[0], t[0]);
+                    if (kW == 3) best = _mm512_mask_mov_ps(best, (__mmask16)~(v[0] | v[1]), t[2]);
+                    first = 0;
+                }
+                /* vmaxps(t, best) = t > best ? t : best, lanes whose tap is in the image */
+                for (int kw = 0; kw < kW; kw++) best = _mm512_mask_max_ps(best, v[kw], t[kw], best);
+            }
+            _mm512_mask_storeu_ps(y + oh * OW + ow0, live, best);
+        }
+    }
+}
+
+#else
+
+void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
+{
+    (void)w; (void)x; (void)y;
+}
+
+#endif
