@@ -14,24 +14,15 @@
  * reads input i + (kh*d - pT)*W + (kw*d - pL) for tap (kh, kw), one load of
  * 16 consecutive floats per 16 outputs, a row's wrap into the next masked
  * off. */
+#include "avx512.h"
 #include "conv_kernels.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CC_DW_AVX512 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#endif
 
 enum { DW_MAX_K = 16 };
 
 int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t s, int64_t d, int64_t OW, int64_t W)
 {
-#ifdef CC_DW_AVX512
-    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* the same switch as the packed products */
-    if ((off && strcmp(off, "0") != 0) || W < 1 || !__builtin_cpu_supports("avx512f")) return 0;
+#ifdef CC_AVX512
+    if (W < 1 || !cc_own_kernels()) return 0;
     if (s == 1) return OW == W && kH <= DW_MAX_K && kW <= DW_MAX_K;
     return s == 2 && kH == 3 && kW == 3 && d == 1;
 #else
@@ -40,7 +31,7 @@ int cc_dw_direct_ok(int64_t kH, int64_t kW, int64_t s, int64_t d, int64_t OW, in
 #endif
 }
 
-#ifdef CC_DW_AVX512
+#ifdef CC_AVX512
 
 /* Row and column (oh, ow) of the 16 positions from (oh0, ow0) on. */
 static inline __attribute__((always_inline)) AVX512 void dw_lanes(int64_t oh0, int64_t ow0, int wraps, __m512i Wv,
@@ -63,18 +54,6 @@ static inline __attribute__((always_inline)) AVX512 __mmask16 dw_in(__m512i v, i
     return _mm512_mask_cmplt_epi32_mask(_mm512_cmpge_epi32_mask(t, _mm512_setzero_si512()), t, lim);
 }
 
-static inline __attribute__((always_inline)) AVX512 __m512 dw_post(__m512 v, int kind, __m512 lo, __m512 hi)
-{
-    if (kind == CC_POST_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());     /* NaN -> 0, as Relu */
-    if (kind == CC_POST_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));   /* NaN stays NaN, as Clip */
-    return v;
-}
-
-static inline __attribute__((always_inline)) __mmask16 dw_live(int64_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-}
-
 /* Any kernel size up to DW_MAX_K, one chunk of 16 at a time. */
 static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW,
                                  int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y,
@@ -89,7 +68,7 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
     for (int64_t i0 = 0; i0 < n; i0 += 16) {
         __m512i oh, ow;
         dw_lanes(oh0, ow0, wraps, Wv, &oh, &ow);
-        const __mmask16 live = dw_live(n - i0);
+        const __mmask16 live = cc_live16(n - i0);
         __mmask16 cols[DW_MAX_K];
         for (int64_t kw = 0; kw < kW; kw++) cols[kw] = dw_in(ow, kw * d - pL, Wv);
         __m512 acc = _mm512_set1_ps(bias);
@@ -100,7 +79,7 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
                 acc = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * kW + kw]), _mm512_maskz_loadu_ps(rm & cols[kw], xr + kw * d),
                                       acc);
         }
-        _mm512_mask_storeu_ps(y + i0, live, dw_post(acc, kind, lo, hi));
+        _mm512_mask_storeu_ps(y + i0, live, cc_post16(acc, kind, lo, hi));
         ow0 += 16;
         while (ow0 >= W) { ow0 -= W; oh0++; }
     }
@@ -124,10 +103,10 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
     const __m512 b0 = _mm512_set1_ps(bias), z = _mm512_setzero_ps();
     for (int64_t j = 0; j < W; j += 16) {
         /* lanes of column tap kw read input column j + l + kw - pL, valid in [0, W) */
-        const __mmask16 live = dw_live(W - j);
-        const __mmask16 m0 = live & dw_live(W - j + pL) & (__mmask16)~dw_live(pL - j);
-        const __mmask16 m1 = live & dw_live(W - j + pL - 1) & (__mmask16)~dw_live(pL - 1 - j);
-        const __mmask16 m2 = live & dw_live(W - j + pL - 2) & (__mmask16)~dw_live(pL - 2 - j);
+        const __mmask16 live = cc_live16(W - j);
+        const __mmask16 m0 = live & cc_live16(W - j + pL) & (__mmask16)~cc_live16(pL - j);
+        const __mmask16 m1 = live & cc_live16(W - j + pL - 1) & (__mmask16)~cc_live16(pL - 1 - j);
+        const __mmask16 m2 = live & cc_live16(W - j + pL - 2) & (__mmask16)~cc_live16(pL - 2 - j);
         const float *xc = x + j - pL;
         /* rows ih = r - pT + kh for kh = 0, 1, 2: (p*) top, (c*) middle, (n*) bottom */
         __m512 p0 = z, p1 = z, p2 = z, c0 = z, c1 = z, c2 = z;
@@ -151,7 +130,7 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
             a = _mm512_fmadd_ps(w6, n0, a);
             a = _mm512_fmadd_ps(w7, n1, a);
             a = _mm512_fmadd_ps(w8, n2, a);
-            _mm512_mask_storeu_ps(y + r * W + j, live, dw_post(a, kind, lo, hi));
+            _mm512_mask_storeu_ps(y + r * W + j, live, cc_post16(a, kind, lo, hi));
             p0 = c0, p1 = c1, p2 = c2, c0 = n0, c1 = n1, c2 = n2;
         }
     }
@@ -192,11 +171,11 @@ static AVX512 void dw_rows3_s2(const float *x, int64_t H, int64_t W, const float
         const int64_t base = 2 * ow0 - pL;
         /* input columns base + e valid for e in [e0, e1) */
         const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
-        const __mmask16 ma = dw_live(e1) & (__mmask16)~dw_live(e0);
-        const __mmask16 mb = dw_live(e1 - 16) & (__mmask16)~dw_live(e0 - 16);
-        const __mmask16 mc = dw_live(e1 - 2) & (__mmask16)~dw_live(e0 - 2);
-        const __mmask16 md = dw_live(e1 - 18) & (__mmask16)~dw_live(e0 - 18);
-        const __mmask16 live = dw_live(OW - ow0);
+        const __mmask16 ma = cc_live16(e1) & (__mmask16)~cc_live16(e0);
+        const __mmask16 mb = cc_live16(e1 - 16) & (__mmask16)~cc_live16(e0 - 16);
+        const __mmask16 mc = cc_live16(e1 - 2) & (__mmask16)~cc_live16(e0 - 2);
+        const __mmask16 md = cc_live16(e1 - 18) & (__mmask16)~cc_live16(e0 - 18);
+        const __mmask16 live = cc_live16(OW - ow0);
         __m512 p0, p1, p2;
         S2_ROW(-pT, p0, p1, p2);
         for (int64_t oh = 0; oh < OH; oh++) {
@@ -213,7 +192,7 @@ static AVX512 void dw_rows3_s2(const float *x, int64_t H, int64_t W, const float
             a = _mm512_fmadd_ps(w6, n0, a);
             a = _mm512_fmadd_ps(w7, n1, a);
             a = _mm512_fmadd_ps(w8, n2, a);
-            _mm512_mask_storeu_ps(y + oh * OW + ow0, live, dw_post(a, kind, lo, hi));
+            _mm512_mask_storeu_ps(y + oh * OW + ow0, live, cc_post16(a, kind, lo, hi));
             p0 = n0, p1 = n1, p2 = n2;
         }
     }

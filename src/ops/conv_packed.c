@@ -19,26 +19,20 @@
  *
  * Only built where GCC targets x86-64; elsewhere, and on CPUs without
  * AVX-512, cc_packed_plan says no and conv.c keeps the OpenBLAS path. */
+#include "avx512.h"
 #include "conv_kernels.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CC_PACKED_AVX512 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
-#endif
-
 enum { WIDE_MIN_N = 784 };
 
 int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
 {
     memset(pk, 0, sizeof *pk);
-#ifdef CC_PACKED_AVX512
-    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* A/B runs against the OpenBLAS path */
-    if ((off && strcmp(off, "0") != 0) || !__builtin_cpu_supports("avx512f") || M < 1 || K < 1) return 0;
+#ifdef CC_AVX512
+    if (!cc_own_kernels() || M < 1 || K < 1) return 0;
     pk->M = M;
     pk->K = K;
     if (N >= WIDE_MIN_N) {
@@ -82,16 +76,7 @@ void cc_packed_weights(const cc_packed *pk, const float *W, float *dst)
         }
 }
 
-#ifdef CC_PACKED_AVX512
-
-/* The fused activation on 16 values, as cc_post_apply: max_ps / min_ps return their
- * second operand when either is NaN. */
-static inline AVX512 __m512 post16(__m512 v, int kind, __m512 lo, __m512 hi)
-{
-    if (kind == CC_POST_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());      /* NaN -> 0, as v > 0 ? v : 0 */
-    if (kind == CC_POST_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));    /* NaN stays NaN */
-    return v;
-}
+#ifdef CC_AVX512
 
 /* Wide tile: R rows x V vectors of 16 positions, the last vector masked to
  * ncols - 16(V-1) positions.  w: the panel (K x R), b: B at the tile's first
@@ -128,7 +113,7 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
         const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) {
-            const __m512 o = post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
+            const __m512 o = cc_post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
             if (v == V - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, last, o);
             else _mm512_storeu_ps(c + r * ldc + 16 * v, o);
         }
@@ -168,7 +153,7 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         const __mmask16 m = live >= 16 ? (__mmask16)0xffff : live <= 0 ? (__mmask16)0 : (__mmask16)((1u << live) - 1);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 7
-        for (int j = 0; j < NR; j++) _mm512_store_ps(&t[j][16 * v], post16(_mm512_add_ps(acc[v][j], bv), kind, lo, hi));
+        for (int j = 0; j < NR; j++) _mm512_store_ps(&t[j][16 * v], cc_post16(_mm512_add_ps(acc[v][j], bv), kind, lo, hi));
     }
     for (int r = 0; r < mrows; r++)
 #pragma GCC unroll 7

@@ -1,6 +1,7 @@
 /* Small helpers shared by the op implementations: attribute access, sizes,
  * broadcasting, load-time constant allocation. */
 #include "op.h"
+#include "avx512.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,4 +134,14 @@ void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const 
     if ((!post || post->kind == CC_POST_NONE) && !bias) return;
 #pragma omp parallel for schedule(static) if (rows * len >= CC_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) cc_post_apply(y + r * len, len, bias ? bias[r] : 0.0f, post);
+}
+
+int cc_own_kernels(void)
+{
+#ifdef CC_AVX512
+    const char *off = getenv("CONTRASTCAM_NO_PACKED");
+    return !(off && strcmp(off, "0") != 0) && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
 }

@@ -10,22 +10,13 @@
  * the image and then keeps v when v > best, tap by tap in row-major order:
  * the selects of pool.c's scalar loop, so the same values, NaN and signed
  * zeros included. */
+#include "avx512.h"
 #include "conv_kernels.h"
-
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CC_MP_AVX512 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f")))
-#endif
 
 int cc_maxpool_s2_ok(const cc_window *w)
 {
-#ifdef CC_MP_AVX512
-    const char *off = getenv("CONTRASTCAM_NO_PACKED");   /* the switch of the other own kernels */
-    if ((off && strcmp(off, "0") != 0) || !__builtin_cpu_supports("avx512f")) return 0;
+#ifdef CC_AVX512
+    if (!cc_own_kernels()) return 0;
     if (w->in[0] != 1 || w->out[0] != 1 || w->k[0] != 1) return 0;
     for (int a = 1; a < 3; a++) {
         /* every window starts inside the image: the first tap of each lane exists */
@@ -40,12 +31,7 @@ int cc_maxpool_s2_ok(const cc_window *w)
 #endif
 }
 
-#ifdef CC_MP_AVX512
-
-static inline __attribute__((always_inline)) __mmask16 live16(int64_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-}
+#ifdef CC_AVX512
 
 AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
 {
@@ -57,11 +43,11 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
         const int64_t base = 2 * ow0 - pL;
         /* input columns base + e valid for e in [e0, e1) */
         const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
-        const __mmask16 ma = live16(e1) & (__mmask16)~live16(e0);
-        const __mmask16 mb = live16(e1 - 16) & (__mmask16)~live16(e0 - 16);
-        const __mmask16 mc = live16(e1 - 2) & (__mmask16)~live16(e0 - 2);
-        const __mmask16 md = live16(e1 - 18) & (__mmask16)~live16(e0 - 18);
-        const __mmask16 live = live16(OW - ow0);
+        const __mmask16 ma = cc_live16(e1) & (__mmask16)~cc_live16(e0);
+        const __mmask16 mb = cc_live16(e1 - 16) & (__mmask16)~cc_live16(e0 - 16);
+        const __mmask16 mc = cc_live16(e1 - 2) & (__mmask16)~cc_live16(e0 - 2);
+        const __mmask16 md = cc_live16(e1 - 18) & (__mmask16)~cc_live16(e0 - 18);
+        const __mmask16 live = cc_live16(OW - ow0);
         /* lanes whose tap kw lies in the image: column base + 2l + kw in [0, W) */
         __mmask16 v[3] = { 0, 0, 0 };
         for (int l = 0; l < 16; l++)
