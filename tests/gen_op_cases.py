@@ -871,6 +871,9 @@ def define_cases():
     conv_case("dw_rows_shifted_pads", (1, 3, 9, 37), (3, 1, 3, 3), groups=3, pads=(2, 2, 0, 0), const_w=True)
     conv_case("dw_rows_s2_odd_width", (1, 2, 13, 67), (2, 1, 3, 3), groups=2, strides=(2, 2), pads=(1, 0, 1, 1),
               const_w=True)
+    # a strided 7x7 first layer big enough for the banded im2col product (conv.c: bands of
+    # output rows, the last one shorter), bias and all
+    conv_case("conv_im2col_bands", (1, 3, 66, 66), (8, 3, 7, 7), strides=(2, 2), pads=(3, 3, 3, 3), const_w=True)
 
 def main():
     if len(sys.argv) != 2:

@@ -14,7 +14,9 @@
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
  *   - everything else: im2col, then one cblas_sgemm per group;
  *   - one group and constant weights, on a CPU with AVX-512: the 1x1 and
- *     im2col products use weights packed at load (conv_packed.c) instead.
+ *     im2col products use weights packed at load (conv_packed.c) instead;
+ *     large im2col planes go in bands of output rows, each band's columns
+ *     built and multiplied by one thread while they are in cache.
  * The bias and a fused Relu / Clip (cc_ctx_post) are applied as the output
  * is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
@@ -260,6 +262,49 @@ static void conv_im2col(const conv_params *p, const float *x, float *col, int64_
             for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
         }
     }
+}
+
+/* Output rows [oh0, oh1) of the column matrix, on the calling thread: row r
+ * at col + r*ld holds that tap's input for those (oh1 - oh0) * OW positions. */
+CC_HOT_CLONES
+static void conv_im2col_band(const conv_params *p, const float *x, float *col, int64_t ld, int64_t oh0, int64_t oh1)
+{
+    const int64_t rows = p->C * p->kk, OW = p->OW;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r / p->kk, t = r % p->kk, kh = t / p->kW, kw = t % p->kW;
+        int64_t off = kw * p->dW - p->pL, ow0, ow1;
+        cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
+        const float *xc = x + c * p->HW;
+        float *dst = col + r * ld;
+        for (int64_t oh = oh0; oh < oh1; oh++, dst += OW) {
+            int64_t ih = oh * p->sH - p->pT + kh * p->dH;
+            if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
+            const float *xr = xc + ih * p->W + off;
+            for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
+            if (p->sW == 1) {
+                memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
+            } else {
+                const int64_t sw = p->sW;
+#pragma omp simd
+                for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * sw];
+            }
+            for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
+        }
+    }
+}
+
+/* Output rows per band of the banded im2col product (0: one band): the band's
+ * column matrix stays in cache (~256 KB), and there are at least four bands
+ * per thread for balance. */
+static int64_t conv_band_rows(const conv_params *p)
+{
+    if (p->kind != CONV_IM2COL || !p->pk.wide) return 0;
+    const int64_t per_row = p->C * p->kk * p->OW * (int64_t)sizeof(float);
+    int64_t R = ((int64_t)256 << 10) / (per_row ? per_row : 1);
+    const int64_t nthr = omp_get_max_threads(), even = (p->OH + 4 * nthr - 1) / (4 * nthr);
+    if (R > even) R = even;
+    if (R < 1) R = 1;
+    return R >= p->OH || (R * p->OW) < 64 ? 0 : R;
 }
 
 /* gx += col2im(col): the adjoint of conv_im2col.  One channel per task, so
@@ -672,6 +717,28 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
     const cc_post *post = cc_ctx_post(ctx);
     const int64_t C = p->C, M = p->M, Mg = p->Mg, CKK = C * p->kk, CgKK = p->Cg * p->kk, OHW = p->OHW;
     if (p->packed) {
+        const int64_t R = conv_band_rows(p);
+        if (R) {
+            /* im2col and product band by band, each band's column matrix built and
+             * consumed in cache by one thread (ResNet-50's first layer: 7.4 MB of
+             * columns otherwise written out and read back).  Every output is still
+             * one tile's sum over k in the same order: the same values. */
+            const int64_t nthr = omp_get_max_threads(), bands = (p->OH + R - 1) / R, each = CKK * R * p->OW;
+            float *cols = cc_scratch(ctx, 0, (size_t)(each * nthr));
+            if (!cols) return CC_E_NOMEM;
+            for (int64_t i = 0; i < p->N; i++) {
+                const float *xi = x + i * C * p->HW;
+                float *yi = y + i * M * OHW;
+#pragma omp parallel for schedule(static)
+                for (int64_t b = 0; b < bands; b++) {
+                    const int64_t oh0 = b * R, oh1 = oh0 + R < p->OH ? oh0 + R : p->OH, n = (oh1 - oh0) * p->OW;
+                    float *col = cols + omp_get_thread_num() * each;
+                    conv_im2col_band(p, xi, col, n, oh0, oh1);
+                    cc_packed_gemm(&p->pk, p->packed, col, n, n, yi + oh0 * p->OW, OHW, bias, post);
+                }
+            }
+            return CC_E_OK;
+        }
         float *col = NULL;
         if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
         for (int64_t i = 0; i < p->N; i++) {
