@@ -14,7 +14,10 @@
 #include "ops/op.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#define PAR_PIXELS ((int64_t)1 << 15)   /* a 224 x 224 map is worth two threads */
 
 void cc_upsample_taps(int in, int out, cc_tap *a)
 {
@@ -68,6 +71,9 @@ int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, i
             h[x] = w0 * row[ax[x].i0] + w1 * row[ax[x].i1];
         }
     }
+    /* rows in parallel for a picture-sized map (each row is computed alone: the
+     * same bits whatever the thread count) */
+#pragma omp parallel for schedule(static) if ((int64_t)dh * dw >= PAR_PIXELS)
     for (int y = 0; y < dh; y++) {
         const double *t0 = hr + (size_t)ay[y].i0 * (size_t)dw, *t1 = hr + (size_t)ay[y].i1 * (size_t)dw;
         const double h0 = ay[y].l0, h1 = ay[y].l1;
@@ -89,7 +95,8 @@ void cc_minmax_normalize(float *m, size_t n, int *flat)
     int finite = 1;
     /* vectorised: v - v is NaN exactly for inf and NaN (which zero the map anyway,
      * so how min / max order them does not matter) */
-#pragma omp simd reduction(min:lo) reduction(max:hi) reduction(&:finite)
+#pragma omp parallel for simd schedule(static) reduction(min:lo) reduction(max:hi) reduction(&:finite) \
+    if (n >= (size_t)PAR_PIXELS)
     for (size_t i = 0; i < n; i++) {
         float v = m[i];
         finite &= v - v == 0.0f;
@@ -102,5 +109,6 @@ void cc_minmax_normalize(float *m, size_t n, int *flat)
         if (flat) *flat = 1;
         return;
     }
+#pragma omp parallel for simd schedule(static) if (n >= (size_t)PAR_PIXELS)
     for (size_t i = 0; i < n; i++) m[i] = (m[i] - lo) / range;
 }
