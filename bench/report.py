@@ -126,7 +126,7 @@ def main():
                  f"optimisations); PyTorch {thv or 'not run'} (2 threads, hooks as in the reference Grad-CAM code).")
     lines.append("")
     lines.append("Times are medians after warm-up, ONNX Runtime's and ours the best of BENCH_ROUNDS alternating "
-                 "rounds (default 3), input 1x3x224x224, C = 1000 classes. "
+                 "rounds (default 5), input 1x3x224x224, C = 1000 classes. "
                  "1-Q = forward + one contrastive map (seed p - onehot(Q), Q = runner-up) upsampled and normalised "
                  "to 224x224; all-Q = forward + Grad-CAM(P) + the maps of every Q with their pixel-wise mean, "
                  "variance and ranking at 224x224 (ours: every class's channel weights in one evaluation, the "

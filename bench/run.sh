@@ -7,7 +7,7 @@
 # Environment: BUILD (library build folder, default build), PY (default /usr/bin/python3),
 # BENCH_MODELS (default "mobilenet_v2 resnet50 vgg16"), BENCH_QUICK=1 (1 iteration each),
 # BENCH_PROFILE=0 (skip the per-op profile), BENCH_PROBE=0 (skip the thread probes),
-# BENCH_TORCH=0 / BENCH_ORT=0 / BENCH_ALLQ_BWD=0 (skip those), BENCH_ROUNDS (default 3:
+# BENCH_TORCH=0 / BENCH_ORT=0 / BENCH_ALLQ_BWD=0 (skip those), BENCH_ROUNDS (default 5:
 # ONNX Runtime and ours alternate that many times; the report takes each one's best round).
 set -e
 cd "$(dirname "$0")/.."
@@ -44,9 +44,9 @@ fi
 iters() {  # model -> "fwd one allq ort torch nq" iteration counts
     if [ "${BENCH_QUICK:-0}" = 1 ]; then echo "1 1 1 1 1 3"; return; fi
     case "$1" in
-        mobilenet_v2) echo "10 10 5 20 5 20" ;;
-        resnet50)     echo "5 5 3 10 3 20" ;;
-        vgg16)        echo "3 3 2 5 2 5" ;;
+        mobilenet_v2) echo "40 40 20 40 5 20" ;;
+        resnet50)     echo "10 10 5 10 3 20" ;;
+        vgg16)        echo "4 4 3 5 2 5" ;;
         *)            echo "3 3 2 5 2 5" ;;
     esac
 }
@@ -67,7 +67,7 @@ for m in $MODELS; do
     # side by side: ONNX Runtime and ours alternate, BENCH_ROUNDS times (the
     # report takes each one's best round: other jobs on a shared machine only
     # ever make a run slower)
-    for round in $(seq "${BENCH_ROUNDS:-3}"); do
+    for round in $(seq "${BENCH_ROUNDS:-5}"); do
         if [ "$ORT" = 1 ]; then
             log "$m: round $round: ONNX Runtime forward x$no"
             node bench/ort.js "$f" "$no" 2 | sed "s/^{/{\"kind\":\"ort\",\"name\":\"$m\",/" >> "$RAW"
