@@ -31,5 +31,39 @@ static inline __attribute__((always_inline)) __mmask16 cc_live16(int64_t left)
 {
     return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
 }
+
+/* A strip of 16 stride-2 outputs whose taps kw = 0, 1, 2 read input columns
+ * base + 2l + kw of a row W wide (depthwise and max-pool kernels): the 32 (+2)
+ * inputs are loaded as they lie, from base and base + 2, masked to [0, W)... */
+typedef struct cc_s2strip {
+    __mmask16 a, b, c, d;
+} cc_s2strip;
+
+static inline __attribute__((always_inline)) cc_s2strip cc_s2_strip(int64_t base, int64_t W)
+{
+    const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;   /* columns base + e valid for e in [e0, e1) */
+    cc_s2strip m;
+    m.a = cc_live16(e1) & (__mmask16)~cc_live16(e0);
+    m.b = cc_live16(e1 - 16) & (__mmask16)~cc_live16(e0 - 16);
+    m.c = cc_live16(e1 - 2) & (__mmask16)~cc_live16(e0 - 2);
+    m.d = cc_live16(e1 - 18) & (__mmask16)~cc_live16(e0 - 18);
+    return m;
+}
+
+/* ... and split into even and odd columns with one permute each: t[kw] for
+ * kw < kW (2 or 3) from the row at xr = row start + base. */
+static inline __attribute__((always_inline)) AVX512 void cc_s2_taps(const float *xr, const cc_s2strip *m, int kW,
+                                                                     __m512 *t)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 a = _mm512_maskz_loadu_ps(m->a, xr), b = _mm512_maskz_loadu_ps(m->b, xr + 16);
+    t[0] = _mm512_permutex2var_ps(a, even, b);
+    t[1] = _mm512_permutex2var_ps(a, odd, b);
+    if (kW == 3) {
+        const __m512 c = _mm512_maskz_loadu_ps(m->c, xr + 2), d = _mm512_maskz_loadu_ps(m->d, xr + 18);
+        t[2] = _mm512_permutex2var_ps(c, even, d);
+    }
+}
 #endif
 #endif

@@ -233,35 +233,39 @@ static int64_t conv_chunk(const conv_params *p, int64_t images)
     return nb;
 }
 
+/* Row r = (c, kh, kw) of the column matrix for output rows [oh0, oh1): that
+ * tap's input for each of those positions (zero outside the image). */
+static inline void im2col_row(const conv_params *p, const float *x, int64_t r, float *dst, int64_t oh0, int64_t oh1)
+{
+    const int64_t OW = p->OW, c = r / p->kk, t = r % p->kk, kh = t / p->kW, kw = t % p->kW;
+    int64_t off = kw * p->dW - p->pL, ow0, ow1;
+    cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
+    const float *xc = x + c * p->HW;
+    for (int64_t oh = oh0; oh < oh1; oh++, dst += OW) {
+        int64_t ih = oh * p->sH - p->pT + kh * p->dH;
+        if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
+        const float *xr = xc + ih * p->W + off;
+        for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
+        if (p->sW == 1) {
+            memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
+        } else {
+            const int64_t sw = p->sW;
+#pragma omp simd
+            for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * sw];
+        }
+        for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
+    }
+}
+
 /* The column matrix of one image: row r = (c, kh, kw) starts at col + r*ld
- * and holds that tap's input for every output position (zero outside the
- * image).  ld > OHW packs several images side by side. */
+ * and holds that tap's input for every output position.  ld > OHW packs
+ * several images side by side. */
 CC_HOT_CLONES
 static void conv_im2col(const conv_params *p, const float *x, float *col, int64_t ld)
 {
-    const int64_t rows = p->C * p->kk, OH = p->OH, OW = p->OW;
+    const int64_t rows = p->C * p->kk;
 #pragma omp parallel for schedule(static) if (rows * p->OHW >= CC_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t c = r / p->kk, t = r % p->kk, kh = t / p->kW, kw = t % p->kW;
-        int64_t off = kw * p->dW - p->pL, ow0, ow1;
-        cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
-        const float *xc = x + c * p->HW;
-        float *dst = col + r * ld;
-        for (int64_t oh = 0; oh < OH; oh++, dst += OW) {
-            int64_t ih = oh * p->sH - p->pT + kh * p->dH;
-            if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
-            const float *xr = xc + ih * p->W + off;
-            for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
-            if (p->sW == 1) {
-                memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
-            } else {
-                const int64_t sw = p->sW;
-#pragma omp simd
-                for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * sw];
-            }
-            for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
-        }
-    }
+    for (int64_t r = 0; r < rows; r++) im2col_row(p, x, r, col + r * ld, 0, p->OH);
 }
 
 /* Output rows [oh0, oh1) of the column matrix, on the calling thread: row r
@@ -269,28 +273,7 @@ static void conv_im2col(const conv_params *p, const float *x, float *col, int64_
 CC_HOT_CLONES
 static void conv_im2col_band(const conv_params *p, const float *x, float *col, int64_t ld, int64_t oh0, int64_t oh1)
 {
-    const int64_t rows = p->C * p->kk, OW = p->OW;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t c = r / p->kk, t = r % p->kk, kh = t / p->kW, kw = t % p->kW;
-        int64_t off = kw * p->dW - p->pL, ow0, ow1;
-        cc_window_range(off, p->sW, p->W, OW, &ow0, &ow1);
-        const float *xc = x + c * p->HW;
-        float *dst = col + r * ld;
-        for (int64_t oh = oh0; oh < oh1; oh++, dst += OW) {
-            int64_t ih = oh * p->sH - p->pT + kh * p->dH;
-            if (ih < 0 || ih >= p->H) { memset(dst, 0, (size_t)OW * sizeof *dst); continue; }
-            const float *xr = xc + ih * p->W + off;
-            for (int64_t ow = 0; ow < ow0; ow++) dst[ow] = 0;
-            if (p->sW == 1) {
-                memcpy(dst + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *dst);
-            } else {
-                const int64_t sw = p->sW;
-#pragma omp simd
-                for (int64_t ow = ow0; ow < ow1; ow++) dst[ow] = xr[ow * sw];
-            }
-            for (int64_t ow = ow1; ow < OW; ow++) dst[ow] = 0;
-        }
-    }
+    for (int64_t r = 0; r < p->C * p->kk; r++) im2col_row(p, x, r, col + r * ld, oh0, oh1);
 }
 
 /* Output rows per band of the banded im2col product (0: one band): the band's

@@ -85,6 +85,23 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
     }
 }
 
+/* bias + the nine taps in (kh, kw) order: rows p (top), c, n (bottom), columns
+ * 0, 1, 2 (the broadcasts of w are loop-invariant: they stay in registers) */
+static inline __attribute__((always_inline)) AVX512 __m512 dw_taps9(const float *w, __m512 b0, __m512 p0, __m512 p1,
+                                                                    __m512 p2, __m512 c0, __m512 c1, __m512 c2,
+                                                                    __m512 n0, __m512 n1, __m512 n2)
+{
+    __m512 a = _mm512_fmadd_ps(_mm512_set1_ps(w[0]), p0, b0);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[1]), p1, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[2]), p2, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[3]), c0, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[4]), c1, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[5]), c2, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[6]), n0, a);
+    a = _mm512_fmadd_ps(_mm512_set1_ps(w[7]), n1, a);
+    return _mm512_fmadd_ps(_mm512_set1_ps(w[8]), n2, a);
+}
+
 /* 3x3, stride 1, dilation 1: a column strip of 16 at a time, down the whole
  * plane, the three input rows under an output row held in registers and
  * rolled down by one row per output row.  So each input row is loaded once
@@ -97,9 +114,6 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
-    const __m512 w0 = _mm512_set1_ps(w[0]), w1 = _mm512_set1_ps(w[1]), w2 = _mm512_set1_ps(w[2]);
-    const __m512 w3 = _mm512_set1_ps(w[3]), w4 = _mm512_set1_ps(w[4]), w5 = _mm512_set1_ps(w[5]);
-    const __m512 w6 = _mm512_set1_ps(w[6]), w7 = _mm512_set1_ps(w[7]), w8 = _mm512_set1_ps(w[8]);
     const __m512 b0 = _mm512_set1_ps(bias), z = _mm512_setzero_ps();
     for (int64_t j = 0; j < W; j += 16) {
         /* lanes of column tap kw read input column j + l + kw - pL, valid in [0, W) */
@@ -108,96 +122,60 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
         const __mmask16 m1 = live & cc_live16(W - j + pL - 1) & (__mmask16)~cc_live16(pL - 1 - j);
         const __mmask16 m2 = live & cc_live16(W - j + pL - 2) & (__mmask16)~cc_live16(pL - 2 - j);
         const float *xc = x + j - pL;
-        /* rows ih = r - pT + kh for kh = 0, 1, 2: (p*) top, (c*) middle, (n*) bottom */
-        __m512 p0 = z, p1 = z, p2 = z, c0 = z, c1 = z, c2 = z;
-        int64_t ih = -pT;
-        if (ih >= 0 && ih < H) p0 = _mm512_maskz_loadu_ps(m0, xc + ih * W), p1 = _mm512_maskz_loadu_ps(m1, xc + ih * W + 1),
-                               p2 = _mm512_maskz_loadu_ps(m2, xc + ih * W + 2);
-        ih++;
-        if (ih >= 0 && ih < H) c0 = _mm512_maskz_loadu_ps(m0, xc + ih * W), c1 = _mm512_maskz_loadu_ps(m1, xc + ih * W + 1),
-                               c2 = _mm512_maskz_loadu_ps(m2, xc + ih * W + 2);
-        for (int64_t r = 0; r < OH; r++) {
-            const int64_t in = r - pT + 2;
-            __m512 n0 = z, n1 = z, n2 = z;
-            if (in >= 0 && in < H) n0 = _mm512_maskz_loadu_ps(m0, xc + in * W), n1 = _mm512_maskz_loadu_ps(m1, xc + in * W + 1),
-                                   n2 = _mm512_maskz_loadu_ps(m2, xc + in * W + 2);
-            __m512 a = _mm512_fmadd_ps(w0, p0, b0);
-            a = _mm512_fmadd_ps(w1, p1, a);
-            a = _mm512_fmadd_ps(w2, p2, a);
-            a = _mm512_fmadd_ps(w3, c0, a);
-            a = _mm512_fmadd_ps(w4, c1, a);
-            a = _mm512_fmadd_ps(w5, c2, a);
-            a = _mm512_fmadd_ps(w6, n0, a);
-            a = _mm512_fmadd_ps(w7, n1, a);
-            a = _mm512_fmadd_ps(w8, n2, a);
-            _mm512_mask_storeu_ps(y + r * W + j, live, cc_post16(a, kind, lo, hi));
+#define ROW1(ih, t0, t1, t2)                                                                              \
+        if ((ih) >= 0 && (ih) < H)                                                                        \
+            t0 = _mm512_maskz_loadu_ps(m0, xc + (ih) * W), t1 = _mm512_maskz_loadu_ps(m1, xc + (ih) * W + 1), \
+            t2 = _mm512_maskz_loadu_ps(m2, xc + (ih) * W + 2);                                            \
+        else                                                                                              \
+            t0 = t1 = t2 = z;
+        /* rows ih = oh - pT + kh for kh = 0, 1, 2: (p*) top, (c*) middle, (n*) bottom */
+        __m512 p0, p1, p2, c0, c1, c2;
+        ROW1(-pT, p0, p1, p2)
+        ROW1(1 - pT, c0, c1, c2)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            __m512 n0, n1, n2;
+            ROW1(oh - pT + 2, n0, n1, n2)
+            const __m512 a = dw_taps9(w, b0, p0, p1, p2, c0, c1, c2, n0, n1, n2);
+            _mm512_mask_storeu_ps(y + oh * W + j, live, cc_post16(a, kind, lo, hi));
             p0 = c0, p1 = c1, p2 = c2, c0 = n0, c1 = n1, c2 = n2;
         }
+#undef ROW1
     }
 }
 
 /* 3x3, stride 2, dilation 1, any padding: column strips of 16 outputs as
- * above.  The 32 (+2) inputs under a strip are loaded as they lie, masked to
- * the image's columns, and split into even and odd columns with one permute
- * each (taps kw = 0, 1, 2 read columns 2l, 2l + 1, 2l + 2); output row oh
- * reads input rows 2 oh + kh - pT, so its last row is the next one's first
- * and stays in registers. */
-#define S2_ROW(ih, t0, t1, t2)                                                                                     \
-    do {                                                                                                         \
-        if ((ih) >= 0 && (ih) < H) {                                                                             \
-            const float *xr = x + (ih) * W + base;                                                               \
-            const __m512 a = _mm512_maskz_loadu_ps(ma, xr), b = _mm512_maskz_loadu_ps(mb, xr + 16);             \
-            const __m512 c = _mm512_maskz_loadu_ps(mc, xr + 2), d = _mm512_maskz_loadu_ps(md, xr + 18);         \
-            t0 = _mm512_permutex2var_ps(a, even, b);                                                            \
-            t1 = _mm512_permutex2var_ps(a, odd, b);                                                             \
-            t2 = _mm512_permutex2var_ps(c, even, d);                                                            \
-        } else {                                                                                                 \
-            t0 = t1 = t2 = z;                                                                                    \
-        }                                                                                                        \
-    } while (0)
-
+ * above, the inputs under a strip split into even and odd columns
+ * (cc_s2_taps); output row oh reads input rows 2 oh + kh - pT, so its last
+ * row is the next one's first and stays in registers. */
 static AVX512 void dw_rows3_s2(const float *x, int64_t H, int64_t W, const float *w, int64_t pT, int64_t pL, float bias,
                                const cc_post *post, float *y, int64_t OH, int64_t OW)
 {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
-    const __m512 w0 = _mm512_set1_ps(w[0]), w1 = _mm512_set1_ps(w[1]), w2 = _mm512_set1_ps(w[2]);
-    const __m512 w3 = _mm512_set1_ps(w[3]), w4 = _mm512_set1_ps(w[4]), w5 = _mm512_set1_ps(w[5]);
-    const __m512 w6 = _mm512_set1_ps(w[6]), w7 = _mm512_set1_ps(w[7]), w8 = _mm512_set1_ps(w[8]);
     const __m512 b0 = _mm512_set1_ps(bias), z = _mm512_setzero_ps();
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         const int64_t base = 2 * ow0 - pL;
-        /* input columns base + e valid for e in [e0, e1) */
-        const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
-        const __mmask16 ma = cc_live16(e1) & (__mmask16)~cc_live16(e0);
-        const __mmask16 mb = cc_live16(e1 - 16) & (__mmask16)~cc_live16(e0 - 16);
-        const __mmask16 mc = cc_live16(e1 - 2) & (__mmask16)~cc_live16(e0 - 2);
-        const __mmask16 md = cc_live16(e1 - 18) & (__mmask16)~cc_live16(e0 - 18);
+        const cc_s2strip m = cc_s2_strip(base, W);
         const __mmask16 live = cc_live16(OW - ow0);
+        __m512 t[3];
+#define ROW2(ih, t0, t1, t2)                                                  \
+        if ((ih) >= 0 && (ih) < H)                                            \
+            cc_s2_taps(x + (ih) * W + base, &m, 3, t), t0 = t[0], t1 = t[1], t2 = t[2]; \
+        else                                                                  \
+            t0 = t1 = t2 = z;
         __m512 p0, p1, p2;
-        S2_ROW(-pT, p0, p1, p2);
+        ROW2(-pT, p0, p1, p2)
         for (int64_t oh = 0; oh < OH; oh++) {
             __m512 c0, c1, c2, n0, n1, n2;
-            const int64_t ih = 2 * oh - pT;
-            S2_ROW(ih + 1, c0, c1, c2);
-            S2_ROW(ih + 2, n0, n1, n2);
-            __m512 a = _mm512_fmadd_ps(w0, p0, b0);
-            a = _mm512_fmadd_ps(w1, p1, a);
-            a = _mm512_fmadd_ps(w2, p2, a);
-            a = _mm512_fmadd_ps(w3, c0, a);
-            a = _mm512_fmadd_ps(w4, c1, a);
-            a = _mm512_fmadd_ps(w5, c2, a);
-            a = _mm512_fmadd_ps(w6, n0, a);
-            a = _mm512_fmadd_ps(w7, n1, a);
-            a = _mm512_fmadd_ps(w8, n2, a);
+            ROW2(2 * oh - pT + 1, c0, c1, c2)
+            ROW2(2 * oh - pT + 2, n0, n1, n2)
+            const __m512 a = dw_taps9(w, b0, p0, p1, p2, c0, c1, c2, n0, n1, n2);
             _mm512_mask_storeu_ps(y + oh * OW + ow0, live, cc_post16(a, kind, lo, hi));
             p0 = n0, p1 = n1, p2 = n2;
         }
+#undef ROW2
     }
 }
-#undef S2_ROW
 
 AVX512 void cc_dw_direct_plane(const float *x, int64_t H, int64_t W, const float *w, int64_t kH, int64_t kW, int64_t s,
                                int64_t d, int64_t pT, int64_t pL, float bias, const cc_post *post, float *y, int64_t OH,

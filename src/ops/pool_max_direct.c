@@ -37,16 +37,9 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
 {
     const int64_t H = w->in[1], W = w->in[2], OH = w->out[1], OW = w->out[2];
     const int64_t kH = w->k[1], kW = w->k[2], pT = w->pb[1], pL = w->pb[2];
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         const int64_t base = 2 * ow0 - pL;
-        /* input columns base + e valid for e in [e0, e1) */
-        const int64_t e0 = base < 0 ? -base : 0, e1 = W - base;
-        const __mmask16 ma = cc_live16(e1) & (__mmask16)~cc_live16(e0);
-        const __mmask16 mb = cc_live16(e1 - 16) & (__mmask16)~cc_live16(e0 - 16);
-        const __mmask16 mc = cc_live16(e1 - 2) & (__mmask16)~cc_live16(e0 - 2);
-        const __mmask16 md = cc_live16(e1 - 18) & (__mmask16)~cc_live16(e0 - 18);
+        const cc_s2strip m = cc_s2_strip(base, W);
         const __mmask16 live = cc_live16(OW - ow0);
         /* lanes whose tap kw lies in the image: column base + 2l + kw in [0, W) */
         __mmask16 v[3] = { 0, 0, 0 };
@@ -61,15 +54,8 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
             for (int64_t kh = 0; kh < kH; kh++) {
                 const int64_t ih = 2 * oh - pT + kh;
                 if (ih < 0 || ih >= H) continue;
-                const float *xr = x + ih * W + base;
-                const __m512 a = _mm512_maskz_loadu_ps(ma, xr), b = _mm512_maskz_loadu_ps(mb, xr + 16);
                 __m512 t[3];
-                t[0] = _mm512_permutex2var_ps(a, even, b);
-                t[1] = _mm512_permutex2var_ps(a, odd, b);
-                if (kW == 3) {
-                    const __m512 c = _mm512_maskz_loadu_ps(mc, xr + 2), d = _mm512_maskz_loadu_ps(md, xr + 18);
-                    t[2] = _mm512_permutex2var_ps(c, even, d);
-                }
+                cc_s2_taps(x + ih * W + base, &m, (int)kW, t);
                 if (first) {
                     /* each lane's first tap in the image: kw = 0, else 1, else 2 */
                     best = _mm512_mask_mov_ps(t[1], v[0], t[0]);
