@@ -399,8 +399,8 @@ static float *chain_eval(const chain *c, int i, int j, int *owned)
 /* ResNet, MobileNet, EfficientNet, DenseNet end in global average pooling and one
  * fully connected layer.  Then X1 = W1 T0 is W1 with column c scaled by
  * d[c] = T0[c] (the pooling's tangent) x the layer's alpha x 1/hw, and nothing
- * needs it materialised: seeds multiply W1 in place, and cam.c forms the
- * contrast weights of every class from W1's rows block by block. */
+ * needs it materialised: seeds multiply W1 in place, and cam.c makes every
+ * contrast map from W1 itself (cc_proj_head). */
 static int is_head(const plan *p)
 {
     return p->nL == 1 && p->s == 1 && !p->L[0].trans && p->L[0].din == p->ch;
