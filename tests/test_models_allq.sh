@@ -25,5 +25,24 @@ if [ -f "$FIX/mobilenet_v2/model.onnx" ]; then
     CONTRASTCAM_NO_PACKED=1 "$RUNNER" "$FIX/mobilenet_v2/model.onnx" "$FIX/mobilenet_v2/input.npy" features.18 6 ||
         fail=$((fail+1))
 fi
+# a classifier written as a 1x1 convolution after global pooling (Keras exports,
+# ../shared's MobileNetV2): its tail is a pooled head too, so the maps must come
+# from the projected order, and agree with one Q at a time through the backward
+SHM="${CC_SHARED:-../shared}/models/mobilenet_v2_imagenet.onnx"
+if [ -f "$SHM" ]; then
+    n=$((n+1))
+    x="$BUILD/logs/allq_shared_input.npy"
+    mkdir -p "$BUILD/logs"
+    "${CC_PY:-/usr/bin/python3}" -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(7).uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32))" "$x" &&
+        "$RUNNER" "$SHM" "$x" - 6 > "$BUILD/logs/allq_shared.log" 2>&1
+    rc=$?
+    cat "$BUILD/logs/allq_shared.log"
+    if [ $rc != 0 ] || ! grep -q "all-Q order projected" "$BUILD/logs/allq_shared.log"; then
+        echo "FAIL: $SHM (the 1x1-convolution classifier should take the projected order)"
+        fail=$((fail+1))
+    fi
+else
+    echo "skip the 1x1-convolution classifier: $SHM not found"
+fi
 [ $fail = 0 ] || { echo "FAIL: $fail of $n runs"; exit 1; }
-echo "all-Q = one-Q maps, summaries exact: $n runs over 6 architectures"
+echo "all-Q = one-Q maps, summaries exact: $n runs"

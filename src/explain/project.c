@@ -33,7 +33,8 @@
  * the whole tail is W_fc scaled per column: C x ch multiply-adds.
  *
  * Scope.  The tail from A to the output must be a single chain of the ops above
- * followed by Gemm/MatMul with constant weights, with ReLU/Clip masks, Dropout,
+ * followed by Gemm/MatMul with constant weights (or a one-tap Conv of a
+ * [1, C, 1, 1] tensor, which is the same thing), with ReLU/Clip masks, Dropout,
  * Identity, reshapes and constant bias Add/Sub between them (the classifier
  * heads of VGG, AlexNet, ResNet, MobileNet, DenseNet, EfficientNet-style nets
  * after their last activation).  Anything else (a Conv after the target, a
@@ -234,6 +235,25 @@ static int plan_build(cc_session *s, int layer, int output, plan *p)
             /* a single input row: x is [1, din] (or a vector); y has dout values */
             if (X->numel != l->din || Y->numel != l->dout) goto out;
             if (p->nL == 0 && l->din != p->n0) goto out;
+            p->nL++;
+            spatial = 0;
+        } else if (is_op(n, "Conv")) {
+            /* a one-tap convolution of one value per channel, [1, C, 1, 1] -> [1, M, 1, 1]
+             * (a classifier written as a convolution after global pooling, as Keras
+             * exports do) is a fully connected layer: W is M x C row-major */
+            if (pos != 0 || n->n_in < 2 || n->in[1] < 0 || p->nL >= MAX_STEPS) goto out;
+            const cc_tensor *B = &s->t[n->in[1]];
+            if (B->ndim < 3 || B->dtype != CC_DT_FLOAT || !B->data || cc_attr_int(n, "group", 1) != 1) goto out;
+            int64_t taps = 1;
+            for (int i = 2; i < B->ndim; i++) taps *= B->dims[i];
+            if (taps != 1 || X->numel != B->dims[1] || Y->numel != B->dims[0]) goto out;
+            if (p->nL == 0 && B->dims[1] != p->n0) goto out;
+            lin *l = &p->L[p->nL];
+            memset(l, 0, sizeof *l);
+            l->w = B->data;
+            l->scale = 1.0f;
+            l->din = B->dims[1];
+            l->dout = B->dims[0];
             p->nL++;
             spatial = 0;
         } else {
