@@ -32,8 +32,8 @@
 #include <omp.h>
 #endif
 
-/* The per-map steps (extremes, RMS distances) run in parallel once there are
- * enough maps; the sums and the per-pixel step are a few vectorised passes. */
+/* The per-map steps (extremes, sums, RMS distances) and the per-pixel step run
+ * in parallel once there are enough maps / pixels. */
 #define PAR_MIN ((size_t)1 << 14)
 
 /* Output positions at the ends of each run with the same taps. */
