@@ -32,10 +32,6 @@
 #include <omp.h>
 #endif
 
-/* The per-map steps (extremes, sums, RMS distances) and the per-pixel step run
- * in parallel once there are enough maps / pixels. */
-#define PAR_MIN ((size_t)1 << 14)
-
 /* Output positions at the ends of each run with the same taps. */
 static int extremes(const cc_tap *a, int out, int *idx)
 {
@@ -73,29 +69,155 @@ void cc_map_stats_free(cc_map_stats *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Every loop below runs over whole maps (or whole rows of the picture), so it
- * vectorises: the layer maps are stored flat with a zero margin of w + 1
- * values between them, and a neighbour product at offset (di, dj) is one run
- * over the flat plane; its terms that wrap around a row end are dropped at
- * the end by a mask that does not depend on the map. */
-#define NOFF 9
-#define QB 8                    /* maps per block in the extremes step */
-#define NCHUNK 8                /* fixed runs of maps in the sums step */
-static const int off_di[NOFF] = { -1, -1, -1, 0, 0, 0, 1, 1, 1 }, off_dj[NOFF] = { -1, 0, 1, -1, 0, 1, -1, 0, 1 };
+/* The maps go QB at a time, transposed: lane l of a block holds one map, so
+ * every step below is one vector operation across QB maps, whatever the map
+ * size.  A block's plane has a zero border one pixel wide (padded width wp):
+ * the neighbour at offset (di, dj) of padded position k is k + di * wp + dj,
+ * and a product reaching past the plane's edge is zero without a mask.  Only
+ * five neighbour products are summed, (0,0) (0,1) (1,-1) (1,0) (1,1): the
+ * other four are the same products seen from the neighbour. */
+#define QB 8                    /* maps per block: one AVX-512 vector of doubles */
+#define NCHUNK 8                /* fixed runs of blocks, summed in order: no dependence on the thread count */
+#define NPOS 5
+#define NACC (2 + NPOS)         /* per pixel and lane: sum v, sum c v, the five products */
+#define NOFF 9                  /* all neighbour offsets (di + 1) * 3 + (dj + 1) */
+#define PAR_MIN ((size_t)1 << 14)
+static const int pos_di[NPOS] = { 0, 0, 1, 1, 1 }, pos_dj[NPOS] = { 0, 1, -1, 0, 1 };
 
-static int in_plane(int i, int j, int o, int h, int w)
+static int in_plane(int i, int j, int di, int dj, int h, int w)
 {
-    int a = i + off_di[o], b = j + off_dj[o];
-    return a >= 0 && a < h && b >= 0 && b < w;
+    return i + di >= 0 && i + di < h && j + dj >= 0 && j + dj < w;
 }
 
-/* acc[k] += v[k] * v[k + off] for k < n (v has a zero margin of |off| on both sides) */
+typedef struct {
+    int h, w, nx, ny;
+    size_t hw, P;               /* pixels; padded plane (h + 2) x (w + 2) */
+    const size_t *pix;          /* padded position of pixel k */
+    ptrdiff_t pos[NPOS];        /* the five offsets in the padded plane */
+    const cc_tap *ty;
+    const int *ey, *xi;         /* extreme rows; taps of the extreme columns (xi[b], xi[nx + b]) */
+    const double *xl;           /* their weights */
+} geom;
+
+typedef struct {                /* one thread's scratch */
+    double *X, *T, *D, *acc;    /* block plane, row interpolations, difference from the reference, lane sums */
+} scratch;
+
+/* Loads maps src[l] (NULL: none) into X's lanes; from the extremes of each
+ * upsampled map (rows interpolated at the extreme columns, then the extreme
+ * rows: the upsampler's own operations, so the same min and max) leaves
+ * v = m / range in X and sets c = lo / range; a flat map is all zero. */
 CC_HOT_CLONES
-static void acc_products(double *restrict acc, const double *restrict v, ptrdiff_t off, size_t n)
+static void block_norm(const geom *g, const float *const src[QB], scratch *sc, double c[QB], int flat[QB])
 {
-    const double *restrict u = v + off;
+    double *restrict X = sc->X, *restrict T = sc->T;
+    int finite[QB];
+    float lo[QB], hi[QB];
+    double rd[QB];   /* 1 / range: a division per lane, not per pixel */
+    for (int l = 0; l < QB; l++) {
+        finite[l] = 1, lo[l] = INFINITY, hi[l] = -INFINITY;
+        const float *m = src[l];
+        for (size_t k = 0; k < g->hw; k++) {
+            float v = m ? m[k] : 0.0f;
+            finite[l] &= isfinite(v) != 0;
+            X[g->pix[k] * QB + (size_t)l] = v;
+        }
+    }
+    for (int i = 0; i < g->h; i++)
+        for (int b = 0; b < g->nx; b++) {
+            const double *restrict r0 = X + (g->pix[(size_t)i * (size_t)g->w] + (size_t)g->xi[b]) * QB;
+            const double *restrict r1 = X + (g->pix[(size_t)i * (size_t)g->w] + (size_t)g->xi[g->nx + b]) * QB;
+            double *restrict t = T + ((size_t)i * (size_t)g->nx + (size_t)b) * QB;
+            const double l0 = g->xl[b], l1 = g->xl[g->nx + b];
 #pragma omp simd
-    for (size_t k = 0; k < n; k++) acc[k] += v[k] * u[k];
+            for (int l = 0; l < QB; l++) t[l] = l0 * r0[l] + l1 * r1[l];
+        }
+    for (int a = 0; a < g->ny; a++) {
+        const cc_tap *Y = &g->ty[g->ey[a]];
+        const double h0 = Y->l0, h1 = Y->l1;
+        for (int b = 0; b < g->nx; b++) {
+            const double *restrict t0 = T + ((size_t)Y->i0 * (size_t)g->nx + (size_t)b) * QB;
+            const double *restrict t1 = T + ((size_t)Y->i1 * (size_t)g->nx + (size_t)b) * QB;
+#pragma omp simd
+            for (int l = 0; l < QB; l++) {
+                float v = (float)(h0 * t0[l] + h1 * t1[l]);
+                lo[l] = isless(v, lo[l]) ? v : lo[l];   /* quiet comparisons: these loops vectorise */
+                hi[l] = isgreater(v, hi[l]) ? v : hi[l];
+            }
+        }
+    }
+    for (int l = 0; l < QB; l++) {
+        float range = hi[l] - lo[l];
+        flat[l] = !src[l] || !finite[l] || !isfinite(range) || !(range > 0.0f);
+        rd[l] = flat[l] ? 1.0 : 1.0 / (double)range;
+        c[l] = flat[l] ? 0.0 : (double)lo[l] / range;
+    }
+    for (size_t k = 0; k < g->hw; k++) {
+        double *restrict x = X + g->pix[k] * QB;
+#pragma omp simd
+        for (int l = 0; l < QB; l++) x[l] *= rd[l];
+    }
+    for (int l = 0; l < QB; l++)
+        if (flat[l])
+            for (size_t k = 0; k < g->hw; k++) X[g->pix[k] * QB + (size_t)l] = 0.0;
+}
+
+/* The squared distance of each lane's normalised map from the normalised
+ * reference: sum_x (n_q - n_g)^2 = sum_k cf_0[k] w[k]^2 + 2 sum over the other
+ * four offsets of sum_k cf_o[k] w[k] w[k + off_o] - 2 e sum_k cl[k] w[k] + e^2 HW,
+ * with w = v_q - v_g, e = c_q - c_g, cf_o = Gy Gx at the offset, cl = cy cx. */
+CC_HOT_CLONES
+static void block_rms(const geom *g, scratch *sc, const double *vg, double cg, const double *cf, const double c[QB],
+                      double HW, double ss[QB])
+{
+    const double *restrict X = sc->X;
+    double *restrict D = sc->D;
+    double quad[QB], lin[QB];
+    for (int l = 0; l < QB; l++) quad[l] = lin[l] = 0;
+    for (size_t k = 0; k < g->hw; k++) {
+        const size_t p = g->pix[k];
+#pragma omp simd
+        for (int l = 0; l < QB; l++) D[p * QB + (size_t)l] = X[p * QB + (size_t)l] - vg[p];
+    }
+    for (size_t k = 0; k < g->hw; k++) {
+        const double *restrict d = D + g->pix[k] * QB, *restrict f = cf + k * (NPOS + 1);
+        const double *restrict d1 = d + g->pos[1] * QB, *restrict d2 = d + g->pos[2] * QB;
+        const double *restrict d3 = d + g->pos[3] * QB, *restrict d4 = d + g->pos[4] * QB;
+#pragma omp simd
+        for (int l = 0; l < QB; l++) {
+            double s = f[1] * d1[l] + f[2] * d2[l] + f[3] * d3[l] + f[4] * d4[l];
+            quad[l] += d[l] * (f[0] * d[l] + 2 * s);
+            lin[l] += f[NPOS] * d[l];
+        }
+    }
+    for (int l = 0; l < QB; l++) {
+        double e = c[l] - cg;
+        ss[l] = quad[l] - 2 * e * lin[l] + e * e * HW;
+    }
+}
+
+/* Adds the lanes' v, c v and neighbour products to the lane sums. */
+CC_HOT_CLONES
+static void block_sums(const geom *g, scratch *sc, const double c[QB])
+{
+    const double *restrict X = sc->X;
+    for (size_t k = 0; k < g->hw; k++) {
+        const double *restrict x = X + g->pix[k] * QB;
+        const double *restrict x1 = x + g->pos[1] * QB, *restrict x2 = x + g->pos[2] * QB;
+        const double *restrict x3 = x + g->pos[3] * QB, *restrict x4 = x + g->pos[4] * QB;
+        double *restrict a = sc->acc + k * NACC * QB;
+#pragma omp simd
+        for (int l = 0; l < QB; l++) {
+            const double v = x[l];
+            a[l] += v;
+            a[QB + l] += c[l] * v;
+            a[2 * QB + l] += v * v;
+            a[3 * QB + l] += v * x1[l];
+            a[4 * QB + l] += v * x2[l];
+            a[5 * QB + l] += v * x3[l];
+            a[6 * QB + l] += v * x4[l];
+        }
+    }
 }
 
 CC_HOT_CLONES
@@ -105,170 +227,150 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     memset(out, 0, sizeof *out);
     if (!maps || n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1) return CC_ERR_ARG;
     int thr = cc_threads_begin();
-    const size_t hw = (size_t)h * (size_t)w, HW = (size_t)oh * (size_t)ow, pad = (size_t)w + 1, L = hw + pad;
-    ptrdiff_t off[NOFF];
-    for (int o = 0; o < NOFF; o++) off[o] = (ptrdiff_t)off_di[o] * w + off_dj[o];
+    const size_t hw = (size_t)h * (size_t)w, HW = (size_t)oh * (size_t)ow, wp = (size_t)w + 2;
+    const size_t P = ((size_t)h + 2) * wp;
     out->n = n, out->h = oh, out->w = ow;
     out->mean = malloc(sizeof(float) * HW);
     out->var = malloc(sizeof(float) * HW);
     out->rms = calloc((size_t)n, sizeof(float));
     out->flat = calloc((size_t)n, 1);
-    cc_tap *ty = malloc(sizeof(cc_tap) * (size_t)oh), *tx = malloc(sizeof(cc_tap) * (size_t)ow);
-    int *ey = malloc(sizeof(int) * (size_t)oh), *ex = malloc(sizeof(int) * (size_t)ow);
-    /* V: map q at V + pad + q * L, zeros between; vg (the reference) and wq likewise padded */
-    double *V = calloc(pad + (size_t)n * L, sizeof(double)), *c = malloc(sizeof(double) * ((size_t)n + 1));
-    double *S1 = calloc(hw, sizeof(double)), *Sc = calloc(hw, sizeof(double)), *S2 = calloc(hw * NOFF, sizeof(double));
-    double *Gy = malloc(sizeof(double) * (size_t)h * 3), *Gx = malloc(sizeof(double) * (size_t)w * 3);
-    double *cy = malloc(sizeof(double) * (size_t)h), *cx = malloc(sizeof(double) * (size_t)w);
     int nthr = 1;
 #ifdef _OPENMP
     nthr = omp_get_max_threads();
 #endif
-    const size_t wql = hw + 2 * pad;   /* one padded difference map per thread */
-    double *vgp = calloc(wql, sizeof(double)), *wqp = calloc(wql * (size_t)nthr, sizeof(double));
-    double *T = NULL, *Mt = NULL, *R1 = NULL, *Rc = NULL, *R2 = NULL, *xl = NULL, *cf = NULL, *parts = NULL;
-    double psc[NCHUNK], psc2[NCHUNK];
+    cc_tap *ty = malloc(sizeof(cc_tap) * (size_t)oh), *tx = malloc(sizeof(cc_tap) * (size_t)ow);
+    int *ey = malloc(sizeof(int) * (size_t)oh), *ex = malloc(sizeof(int) * (size_t)ow);
+    int *xi = malloc(sizeof(int) * 2 * (size_t)ow);
+    double *xl = malloc(sizeof(double) * 2 * (size_t)ow);
+    size_t *pix = malloc(sizeof(size_t) * hw);
+    double *vg = calloc(P, sizeof(double));
+    double *cf = malloc(sizeof(double) * (NPOS + 1) * hw);
+    double *res = malloc(sizeof(double) * NACC * hw * NCHUNK);   /* each run's sums, lanes added */
+    double *S2 = malloc(sizeof(double) * NOFF * hw);
+    double *Gy = malloc(sizeof(double) * (size_t)h * 3), *Gx = malloc(sizeof(double) * (size_t)w * 3);
+    double *cy = malloc(sizeof(double) * (size_t)h), *cx = malloc(sizeof(double) * (size_t)w);
+    double *R1 = malloc(sizeof(double) * (size_t)h * (size_t)ow), *Rc = malloc(sizeof(double) * (size_t)h * (size_t)ow);
+    double *R2 = malloc(sizeof(double) * (size_t)h * 3 * (size_t)ow);
+    scratch *scr = calloc((size_t)nthr, sizeof *scr);
     int pn[NCHUNK];
-    int *xi = NULL;
+    double psc[NCHUNK], psc2[NCHUNK];
     cc_status st = CC_OK;
-    if (!out->mean || !out->var || !out->rms || !out->flat || !ty || !tx || !ey || !ex || !V || !c || !S1 || !Sc || !S2 ||
-        !Gy || !Gx || !cy || !cx || !vgp || !wqp) {
-        st = CC_ERR_NOMEM;
-        goto done;
+    int ok = out->mean && out->var && out->rms && out->flat && ty && tx && ey && ex && xi && xl && pix && vg && cf && res &&
+             S2 && Gy && Gx && cy && cx && R1 && Rc && R2 && scr;
+    for (int t = 0; ok && t < nthr; t++) {
+        scr[t].X = calloc(P * QB, sizeof(double));
+        scr[t].D = calloc(P * QB, sizeof(double));
+        scr[t].T = malloc(sizeof(double) * (size_t)h * (size_t)ow * QB);
+        scr[t].acc = malloc(sizeof(double) * hw * NACC * QB);
+        ok = scr[t].X && scr[t].D && scr[t].T && scr[t].acc;
     }
-    double *vg = vgp + pad;
+    if (!ok) { st = CC_ERR_NOMEM; goto done; }
+
     cc_upsample_taps(h, oh, ty);
     cc_upsample_taps(w, ow, tx);
     const int ny = extremes(ty, oh, ey), nx = extremes(tx, ow, ex);
-    R1 = malloc(sizeof(double) * (size_t)h * (size_t)ow);
-    Rc = malloc(sizeof(double) * (size_t)h * (size_t)ow);
-    R2 = malloc(sizeof(double) * (size_t)h * 3 * (size_t)ow);
-    const size_t tl = (size_t)h * (size_t)nx * QB, ml = hw * QB;   /* per thread */
-    T = malloc(sizeof(double) * (tl * (size_t)nthr + 1));
-    Mt = malloc(sizeof(double) * ml * (size_t)nthr);
-    xl = malloc(sizeof(double) * 2 * (size_t)nx);
-    xi = malloc(sizeof(int) * 2 * (size_t)nx);
-    cf = malloc(sizeof(double) * (NOFF + 1) * hw);
-    parts = malloc(sizeof(double) * (NOFF + 2) * hw * NCHUNK);
-    if (!R1 || !Rc || !R2 || !T || !Mt || !xl || !xi || !cf || !parts) { st = CC_ERR_NOMEM; goto done; }
     for (int b = 0; b < nx; b++) {
         const cc_tap *X = &tx[ex[b]];
         xi[b] = X->i0, xi[nx + b] = X->i1, xl[b] = X->l0, xl[nx + b] = X->l1;
     }
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) pix[(size_t)i * (size_t)w + (size_t)j] = ((size_t)i + 1) * wp + (size_t)j + 1;
+    geom g = { .h = h, .w = w, .nx = nx, .ny = ny, .hw = hw, .P = P, .pix = pix, .ty = ty, .ey = ey, .xi = xi, .xl = xl };
+    for (int o = 0; o < NPOS; o++) g.pos[o] = (ptrdiff_t)pos_di[o] * (ptrdiff_t)wp + pos_dj[o];
 
-    /* per map: extremes of the upsampled map (rows interpolated at the extreme
-     * columns, then the extreme rows: the upsampler's own weights), then v_q
-     * and c_q.  QB maps at a time, transposed so that each interpolation is
-     * one vector operation across the maps (q = -1 is the reference). */
+    /* the reference first: its v and c, and the weights of the RMS distances */
     double cg = 0;
-    const int nblk = (n + 1 + QB - 1) / QB;
+    if (ref) {
+        const float *src[QB] = { ref };
+        double c[QB];
+        int flat[QB];
+        block_norm(&g, src, &scr[0], c, flat);
+        for (size_t p = 0; p < P; p++) vg[p] = scr[0].X[p * QB];
+        cg = c[0];
+        gram(ty, oh, h, Gy, cy);
+        gram(tx, ow, w, Gx, cx);
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++) {
+                double *f = cf + ((size_t)i * (size_t)w + (size_t)j) * (NPOS + 1);
+                for (int o = 0; o < NPOS; o++)
+                    f[o] = in_plane(i, j, pos_di[o], pos_dj[o], h, w)
+                        ? Gy[(size_t)i * 3 + (size_t)(pos_di[o] + 1)] * Gx[(size_t)j * 3 + (size_t)(pos_dj[o] + 1)] : 0;
+                f[NPOS] = cy[i] * cx[j];
+            }
+    }
+
+    /* every map: v, c, flat and the RMS distance, then the sums over the maps
+     * that are not skipped, per lane; each run's lanes added in a fixed order */
+    const int nblk = (n + QB - 1) / QB;
 #pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
-    for (int blk = 0; blk < nblk; blk++) {
-        const int q0 = blk * QB - 1;
+    for (int r = 0; r < NCHUNK; r++) {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        double *restrict T_ = T + (size_t)tid * tl, *restrict Mt_ = Mt + (size_t)tid * ml;
-        const float *src[QB];
-        int finite[QB];
-        float lo[QB], hi[QB];
-        for (int l = 0; l < QB; l++) {
-            int q = q0 + l;
-            src[l] = q >= n ? NULL : q < 0 ? ref : maps + (size_t)q * hw;
-            finite[l] = 1;
-            lo[l] = INFINITY, hi[l] = -INFINITY;
-        }
-        for (size_t k = 0; k < hw; k++)
-            for (int l = 0; l < QB; l++) {
-                float v = src[l] ? src[l][k] : 0.0f;
-                finite[l] &= isfinite(v) != 0;
-                Mt_[k * QB + (size_t)l] = v;
-            }
-        for (int i = 0; i < h; i++)
-            for (int b = 0; b < nx; b++) {
-                const double *restrict r0 = Mt_ + ((size_t)i * (size_t)w + (size_t)xi[b]) * QB;
-                const double *restrict r1 = Mt_ + ((size_t)i * (size_t)w + (size_t)xi[nx + b]) * QB;
-                double *restrict t = T_ + ((size_t)i * (size_t)nx + (size_t)b) * QB;
-                const double l0 = xl[b], l1 = xl[nx + b];
-#pragma omp simd
-                for (int l = 0; l < QB; l++) t[l] = l0 * r0[l] + l1 * r1[l];
-            }
-        for (int a = 0; a < ny; a++) {
-            const cc_tap *Y = &ty[ey[a]];
-            const double h0 = Y->l0, h1 = Y->l1;
-            for (int b = 0; b < nx; b++) {
-                const double *restrict t0 = T_ + ((size_t)Y->i0 * (size_t)nx + (size_t)b) * QB;
-                const double *restrict t1 = T_ + ((size_t)Y->i1 * (size_t)nx + (size_t)b) * QB;
-#pragma omp simd
-                for (int l = 0; l < QB; l++) {
-                    float v = (float)(h0 * t0[l] + h1 * t1[l]);
-                    lo[l] = v < lo[l] ? v : lo[l];
-                    hi[l] = v > hi[l] ? v : hi[l];
-                }
-            }
-        }
-        for (int l = 0; l < QB; l++) {
-            int q = q0 + l;
-            if (!src[l]) continue;
-            double *vq = q < 0 ? vg : V + pad + (size_t)q * L, *cq = q < 0 ? &cg : c + q;
-            float range = hi[l] - lo[l];
-            int flat = !finite[l] || !isfinite(range) || !(range > 0.0f);
-            if (q >= 0) out->flat[q] = (unsigned char)flat;
-            if (flat) {
-                memset(vq, 0, sizeof(double) * hw);
-                *cq = 0;
-            } else {
-                const float *mq = src[l];
-                for (size_t k = 0; k < hw; k++) vq[k] = (double)mq[k] / range;
-                *cq = (double)lo[l] / range;
-            }
-        }
-    }
-
-    /* sums over the included maps: S1 = sum v, Sc = sum c v, and the neighbour
-     * products (cf holds them by offset until they are masked).  The maps go in
-     * NCHUNK fixed runs, each summed on its own and the runs added in order,
-     * so the sums do not depend on the thread count. */
-    int N = 0;
-    double sc = 0, sc2 = 0;
-    const size_t part = (NOFF + 2) * hw;   /* one run's partial sums: cf by offset, S1, Sc */
-#pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
-    for (int r = 0; r < NCHUNK; r++) {
-        double *restrict ps = parts + (size_t)r * part;
-        memset(ps, 0, sizeof(double) * part);
-        double *restrict p1 = ps + NOFF * hw, *restrict pc = p1 + hw;
+        scratch *sc = &scr[tid];
+        memset(sc->acc, 0, sizeof(double) * hw * NACC * QB);
         int cnt = 0;
         double a = 0, a2 = 0;
-        for (int q = (int)((int64_t)n * r / NCHUNK); q < (int)((int64_t)n * (r + 1) / NCHUNK); q++) {
-            if (skip && skip[q]) continue;
-            cnt++;
-            a += c[q];
-            a2 += c[q] * c[q];
-            const double *vq = V + pad + (size_t)q * L, cq = c[q];
-#pragma omp simd
-            for (size_t k = 0; k < hw; k++) {
-                p1[k] += vq[k];
-                pc[k] += cq * vq[k];
+        for (int blk = (int)((int64_t)nblk * r / NCHUNK); blk < (int)((int64_t)nblk * (r + 1) / NCHUNK); blk++) {
+            const int q0 = blk * QB;
+            const float *src[QB];
+            double c[QB], ss[QB];
+            int flat[QB];
+            for (int l = 0; l < QB; l++) src[l] = q0 + l < n ? maps + (size_t)(q0 + l) * hw : NULL;
+            block_norm(&g, src, sc, c, flat);
+            if (ref) block_rms(&g, sc, vg, cg, cf, c, (double)HW, ss);
+            for (int l = 0; l < QB && q0 + l < n; l++) {
+                const int q = q0 + l;
+                out->flat[q] = (unsigned char)flat[l];
+                if (ref) out->rms[q] = (float)sqrt((ss[l] > 0 ? ss[l] : 0) / (double)HW);
+                if (skip && skip[q]) {   /* out of the sums: a zero lane */
+                    for (size_t k = 0; k < hw; k++) sc->X[pix[k] * QB + (size_t)l] = 0.0;
+                    c[l] = 0;
+                    continue;
+                }
+                cnt++;
+                a += c[l];
+                a2 += c[l] * c[l];
             }
-            for (int o = 0; o < NOFF; o++) acc_products(ps + (size_t)o * hw, vq, off[o], hw);
+            block_sums(&g, sc, c);
         }
+        double *rr = res + (size_t)r * NACC * hw;
+        for (size_t k = 0; k < hw; k++)
+            for (int j = 0; j < NACC; j++) {
+                const double *al = sc->acc + (k * NACC + (size_t)j) * QB;
+                double s = 0;
+                for (int l = 0; l < QB; l++) s += al[l];
+                rr[(size_t)j * hw + k] = s;
+            }
         pn[r] = cnt, psc[r] = a, psc2[r] = a2;
     }
-    memset(cf, 0, sizeof(double) * NOFF * hw);
+    int N = 0;
+    double sc = 0, sc2 = 0;
     for (int r = 0; r < NCHUNK; r++) {
-        const double *ps = parts + (size_t)r * part;
         N += pn[r], sc += psc[r], sc2 += psc2[r];
-        for (size_t k = 0; k < NOFF * hw; k++) cf[k] += ps[k];
-        for (size_t k = 0; k < hw; k++) S1[k] += ps[NOFF * hw + k], Sc[k] += ps[(NOFF + 1) * hw + k];
+        if (r == 0) continue;
+        double *r0 = res, *rr = res + (size_t)r * NACC * hw;
+        for (size_t k = 0; k < NACC * hw; k++) r0[k] += rr[k];
     }
     out->count = N;
+    const double *S1 = res, *Sc = res + hw;
+    /* all nine offsets per pixel: a negative offset's product is the mirror
+     * offset's product stored at the neighbour */
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
-            size_t k = (size_t)i * (size_t)w + (size_t)j;
-            for (int o = 0; o < NOFF; o++) S2[k * NOFF + (size_t)o] = in_plane(i, j, o, h, w) ? cf[(size_t)o * hw + k] : 0;
+            const size_t k = (size_t)i * (size_t)w + (size_t)j;
+            for (int o = 0; o < NOFF; o++) {
+                int di = o / 3 - 1, dj = o % 3 - 1;
+                double v = 0;
+                if (in_plane(i, j, di, dj, h, w)) {
+                    int pos = o >= 4 ? o - 4 : 4 - o;                     /* 8 - o mirrored, minus 4 */
+                    size_t at = o >= 4 ? k : (size_t)((ptrdiff_t)k + di * w + dj);
+                    v = res[(size_t)(2 + pos) * hw + at];
+                }
+                S2[k * NOFF + (size_t)o] = v;
+            }
         }
-
     /* per output pixel: mean and variance from the four taps, separably: first
      * along x for every layer row (and row offset dy of the pair products) ... */
     for (int i = 0; i < h; i++)
@@ -314,52 +416,17 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
             double um = w0 * a1[x] + w1 * b1[x], uc = w0 * ac[x] + w1 * bc[x];
             double q2 = w0 * w0 * p00[x] + w0 * w1 * p01[x] + w1 * w0 * p10[x] + w1 * w1 * p11[x];
             double mean = (um - sc) / N, e2 = (q2 - 2 * uc + sc2) / N, var = e2 - mean * mean;
+            const float vf = (float)var;
             mo[x] = (float)mean;
-            vo[x] = (float)(var > 0 ? var : 0);
+            vo[x] = isgreater(vf, 0.0f) ? vf : 0.0f;   /* (float)(var > 0 ? var : 0), and it vectorises */
         }
     }
 
-    /* RMS difference of each normalised map from the normalised reference:
-     * sum_x (n_q - n_g)^2 = sum over offsets of sum_k cf_o[k] w[k] w[k + off_o]
-     * - 2 e sum_k cy cx w + e^2 HW, with w = v_q - v_g and cf_o = Gy Gx (masked) */
-    if (ref) {
-        gram(ty, oh, h, Gy, cy);
-        gram(tx, ow, w, Gx, cx);
-        for (int i = 0; i < h; i++)
-            for (int j = 0; j < w; j++) {
-                size_t k = (size_t)i * (size_t)w + (size_t)j;
-                for (int o = 0; o < NOFF; o++)
-                    cf[(size_t)o * hw + k] = in_plane(i, j, o, h, w)
-                        ? Gy[(size_t)i * 3 + (size_t)(off_di[o] + 1)] * Gx[(size_t)j * 3 + (size_t)(off_dj[o] + 1)] : 0;
-                cf[NOFF * hw + k] = cy[i] * cx[j];
-            }
-#pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
-        for (int q = 0; q < n; q++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            double *restrict wq = wqp + (size_t)tid * wql + pad;
-            const double *vq = V + pad + (size_t)q * L;
-#pragma omp simd
-            for (size_t k = 0; k < hw; k++) wq[k] = vq[k] - vg[k];
-            double e = c[q] - cg, quad = 0, lin = 0;
-            const double *restrict cl = cf + NOFF * hw;
-#pragma omp simd reduction(+ : lin)
-            for (size_t k = 0; k < hw; k++) lin += cl[k] * wq[k];
-            for (int o = 0; o < NOFF; o++) {
-                const double *restrict co = cf + (size_t)o * hw, *restrict u = wq + off[o];
-#pragma omp simd reduction(+ : quad)
-                for (size_t k = 0; k < hw; k++) quad += co[k] * wq[k] * u[k];
-            }
-            double ss = quad - 2 * e * lin + e * e * (double)HW;
-            out->rms[q] = (float)sqrt((ss > 0 ? ss : 0) / (double)HW);
-        }
-    }
 done:
-    free(ty); free(tx); free(ey); free(ex); free(V); free(c); free(S1); free(Sc); free(S2);
-    free(Gy); free(Gx); free(cy); free(cx); free(vgp); free(wqp); free(T); free(R1); free(Rc); free(R2);
-    free(Mt); free(xl); free(xi); free(cf); free(parts);
+    free(ty); free(tx); free(ey); free(ex); free(xi); free(xl); free(pix); free(vg); free(cf); free(res); free(S2);
+    free(Gy); free(Gx); free(cy); free(cx); free(R1); free(Rc); free(R2);
+    for (int t = 0; scr && t < nthr; t++) free(scr[t].X), free(scr[t].D), free(scr[t].T), free(scr[t].acc);
+    free(scr);
     if (st) cc_map_stats_free(out);
     cc_threads_end(thr);
     return st;
