@@ -82,7 +82,7 @@ static void maps_product(const float *L, const float *R, int K, int C, int hw, f
         if (raw) continue;
         const size_t nm = (size_t)nr * (size_t)hw;
 #pragma omp simd
-        for (size_t i = 0; i < nm; i++) mp[i] = mp[i] > 0 ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+        for (size_t i = 0; i < nm; i++) mp[i] = isgreater(mp[i], 0.0f) ? mp[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
     }
     cc_threads_end(thr);
 }
@@ -225,47 +225,60 @@ void cc_contrast_weights(const float *G, const float *p, int C, int channels, fl
         memset(alpha, 0, sizeof(float) * (size_t)C * (size_t)(channels > 0 ? channels : 0));
 }
 
-/* The pooled head's weights packed for the register-tile products (conv_packed.c;
- * W A' is a 1x1 convolution with C outputs over hw positions), kept by the
- * session: this product is most of an all-Q explanation (MobileNetV2: 63 M
- * multiply-adds), and OpenBLAS repacks W on every call.  Not once a weight of
- * the model has been handed out for writing (training, cc_graph_weights_live). */
+/* The pooled head's weights, scaled by the pooling's per-channel factor d and
+ * packed for the register-tile products (conv_packed.c; (W diag(d)) A is a 1x1
+ * convolution with C outputs over hw positions), kept by the session: this
+ * product is most of an all-Q explanation (MobileNetV2: 63 M multiply-adds),
+ * and OpenBLAS repacks W on every call.  Not once a weight of the model has
+ * been handed out for writing (training, cc_graph_weights_live). */
 struct cc_head_pack {
     const float *src;
     int64_t C, ch, hw;
+    float *d;                   /* the scale it was packed with */
     cc_packed pk;
     float *w;
 };
 
 void cc_head_pack_free(struct cc_head_pack *hp)
 {
-    if (hp) free(hp->w);
+    if (hp) free(hp->w), free(hp->d);
     free(hp);
 }
 
-static const struct cc_head_pack *head_pack(cc_session *s, const float *W, int64_t C, int64_t ch, int64_t hw)
+static const struct cc_head_pack *head_pack(cc_session *s, const float *W, const float *d, int64_t C, int64_t ch, int64_t hw)
 {
     struct cc_head_pack *hp = s->head_pack;
-    if (hp && hp->src == W && hp->C == C && hp->ch == ch && hp->hw == hw && !s->m->g.weights_live) return hp;
+    if (hp && hp->src == W && hp->C == C && hp->ch == ch && hp->hw == hw && !memcmp(hp->d, d, sizeof(float) * (size_t)ch) &&
+        !s->m->g.weights_live)
+        return hp;
     cc_head_pack_free(hp);
     s->head_pack = hp = s->m->g.weights_live ? NULL : calloc(1, sizeof *hp);
     if (!hp) return NULL;
-    if (!cc_packed_plan(C, ch, hw, &hp->pk) || !(hp->w = malloc(sizeof(float) * cc_packed_floats(&hp->pk)))) {
+    float *Wd = NULL;
+    int ok = cc_packed_plan(C, ch, hw, &hp->pk) && (hp->w = malloc(sizeof(float) * cc_packed_floats(&hp->pk))) &&
+             (hp->d = malloc(sizeof(float) * (size_t)ch)) && (Wd = malloc(sizeof(float) * (size_t)C * (size_t)ch));
+    if (!ok) {
+        free(Wd);
         cc_head_pack_free(hp);
         s->head_pack = NULL;
         return NULL;   /* no packed kernels here (or no memory for them): BLAS */
     }
-    cc_packed_weights(&hp->pk, W, hp->w);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t k = 0; k < ch; k++) Wd[c * ch + k] = W[c * ch + k] * d[k];
+    cc_packed_weights(&hp->pk, Wd, hp->w);
+    free(Wd);
+    memcpy(hp->d, d, sizeof(float) * (size_t)ch);
     hp->src = W, hp->C = C, hp->ch = ch, hp->hw = hw;
     return hp;
 }
 
 /* Every contrast on a pooled head (G[c] = W[c] * d, cc_proj_head), straight
- * from the model's weights W: with A' = diag(d) A, B = W A' holds every class's
- * Grad-CAM map before the ReLU (B[c] = G[c] A), and since alpha(Q) = p.G - G[Q]
- * the contrast map of Q is ReLU(p'B - B[Q]).  Neither G nor the C x channels
+ * from the model's weights W: B = (W diag(d)) A holds every class's Grad-CAM
+ * map before the ReLU (B[c] = G[c] A), and since alpha(Q) = p.G - G[Q] the
+ * contrast map of Q is ReLU(p'B - B[Q]).  Neither G nor the C x channels
  * contrast weights are needed for the maps (for MobileNetV2 four passes over
- * 5 MB fewer); they are formed only when asked for. */
+ * 5 MB fewer); they are formed only when asked for.  W diag(d) is packed once
+ * per session (head_pack); without packed kernels, d scales A instead. */
 static cc_status head_contrast_all(cc_session *s, int layer, const float *W, const float *d, const float *p, int C,
                                    int want_alpha, cc_cam *out)
 {
@@ -276,25 +289,30 @@ static cc_status head_contrast_all(cc_session *s, int layer, const float *W, con
     out->h = (int)t->dims[2];
     out->w = (int)t->dims[3];
     out->maps = malloc(sizeof(float) * (size_t)C * (size_t)hw);
-    float *Ad = malloc(sizeof(float) * (size_t)ch * (size_t)hw);
     double *pb = malloc(sizeof(double) * (size_t)hw);
     if (want_alpha) out->alpha = malloc(sizeof(float) * (size_t)C * (size_t)ch);
-    if (!out->maps || !Ad || !pb || (want_alpha && !out->alpha)) {
-        free(Ad);
+    if (!out->maps || !pb || (want_alpha && !out->alpha)) {
         free(pb);
         cc_cam_free(out);
         return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
     }
     const float *A = t->data;
-    for (int k = 0; k < ch; k++)
-        for (int i = 0; i < hw; i++) Ad[(size_t)k * (size_t)hw + (size_t)i] = d[k] * A[(size_t)k * (size_t)hw + (size_t)i];
-    const struct cc_head_pack *hp = head_pack(s, W, C, ch, hw);
+    const struct cc_head_pack *hp = head_pack(s, W, d, C, ch, hw);
     if (hp) {
         int thr = cc_threads_begin();
-        cc_packed_gemm(&hp->pk, hp->w, Ad, hw, hw, out->maps, hw, NULL, cc_ctx_post(NULL));
+        cc_packed_gemm(&hp->pk, hp->w, A, hw, hw, out->maps, hw, NULL, cc_ctx_post(NULL));
         cc_threads_end(thr);
     } else {
+        float *Ad = malloc(sizeof(float) * (size_t)ch * (size_t)hw);
+        if (!Ad) {
+            free(pb);
+            cc_cam_free(out);
+            return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < ch; k++)
+            for (int i = 0; i < hw; i++) Ad[(size_t)k * (size_t)hw + (size_t)i] = d[k] * A[(size_t)k * (size_t)hw + (size_t)i];
         maps_product(W, Ad, C, ch, hw, out->maps, 1);
+        free(Ad);
     }
     /* p'B in double, class by class: the same sum whatever the thread count */
     for (int i = 0; i < hw; i++) pb[i] = 0;
@@ -306,13 +324,13 @@ static cc_status head_contrast_all(cc_session *s, int layer, const float *W, con
 #pragma omp parallel for schedule(static) if ((int64_t)C * hw >= CC_PAR_MIN)
     for (int c = 0; c < C; c++) {
         float *bc = out->maps + (size_t)c * (size_t)hw;
+#pragma omp simd
         for (int i = 0; i < hw; i++) {
             float v = (float)(pb[i] - (double)bc[i]);
-            bc[i] = v > 0 ? v : 0.0f;
+            bc[i] = isgreater(v, 0.0f) ? v : 0.0f;   /* v > 0 ? v : 0, as a quiet comparison: it vectorises */
         }
     }
     cc_threads_end(thr);
-    free(Ad);
     free(pb);
     if (want_alpha) {
         /* alpha[Q] = pg - W[Q] * d with pg = d * (W'p) */

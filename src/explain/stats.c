@@ -114,15 +114,18 @@ static void block_norm(const geom *g, const float *const src[QB], scratch *sc, d
     int finite[QB];
     float lo[QB], hi[QB];
     double rd[QB];   /* 1 / range: a division per lane, not per pixel */
+    double fs[QB];   /* sum of x - x: 0 exactly when every value is finite */
     for (int l = 0; l < QB; l++) {
-        finite[l] = 1, lo[l] = INFINITY, hi[l] = -INFINITY;
+        lo[l] = INFINITY, hi[l] = -INFINITY, fs[l] = 0;
         const float *m = src[l];
-        for (size_t k = 0; k < g->hw; k++) {
-            float v = m ? m[k] : 0.0f;
-            finite[l] &= isfinite(v) != 0;
-            X[g->pix[k] * QB + (size_t)l] = v;
-        }
+        for (size_t k = 0; k < g->hw; k++) X[g->pix[k] * QB + (size_t)l] = m ? m[k] : 0.0f;
     }
+    for (size_t k = 0; k < g->hw; k++) {
+        const double *restrict x = X + g->pix[k] * QB;
+#pragma omp simd
+        for (int l = 0; l < QB; l++) fs[l] += x[l] - x[l];
+    }
+    for (int l = 0; l < QB; l++) finite[l] = fs[l] == 0.0;
     for (int i = 0; i < g->h; i++)
         for (int b = 0; b < g->nx; b++) {
             const double *restrict r0 = X + (g->pix[(size_t)i * (size_t)g->w] + (size_t)g->xi[b]) * QB;
