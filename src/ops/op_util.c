@@ -3,6 +3,7 @@
 #include "op.h"
 #include "avx512.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,12 +118,14 @@ void cc_post_apply(float *restrict y, int64_t n, float bias, const cc_post *post
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const float lo = post ? post->lo : 0, hi = post ? post->hi : 0;
+    /* quiet comparisons (isgreater, isless): the same values as > and <, NaN
+     * included, but GCC if-converts them under -ftrapping-math, so these vectorise */
     if (kind == CC_POST_RELU) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = v > 0 ? v : 0; }
+        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = isgreater(v, 0.0f) ? v : 0.0f; }
     } else if (kind == CC_POST_CLIP) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = v < lo ? lo : v > hi ? hi : v; }
+        for (int64_t i = 0; i < n; i++) { float v = y[i] + bias; y[i] = isless(v, lo) ? lo : isgreater(v, hi) ? hi : v; }
     } else if (bias != 0.0f) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) y[i] += bias;
