@@ -874,6 +874,17 @@ def define_cases():
     # a strided 7x7 first layer big enough for the banded im2col product (conv.c: bands of
     # output rows, the last one shorter), bias and all
     conv_case("conv_im2col_bands", (1, 3, 66, 66), (8, 3, 7, 7), strides=(2, 2), pads=(3, 3, 3, 3), const_w=True)
+    # 3x3 over at most 4 input channels (a first layer), direct (conv_direct.c): 16-channel
+    # groups with a partial last one, 16-column strips with a partial last one, padding on
+    # one side only or wider than the kernel's reach, stride 1 and 2, batch 2, fused Clip
+    conv_case("conv_direct_s2_partial", (1, 3, 35, 37), (20, 3, 3, 3), strides=(2, 2), pads=(1, 1, 1, 1),
+              const_w=True)
+    conv_case("conv_direct_s1_asympad_nobias", (2, 2, 9, 40), (17, 2, 3, 3), pads=(0, 2, 2, 1), bias=False,
+              const_w=True)
+    conv_case("conv_direct_s2_c4_nopad", (1, 4, 10, 33), (16, 4, 3, 3), strides=(2, 2), const_w=True)
+    conv_case("conv_direct_s2_pad2", (1, 1, 12, 21), (5, 1, 3, 3), strides=(2, 2), pads=(2, 2, 2, 2), const_w=True)
+    fused_case("fused_direct_s2_clip", 13, R.normal((1, 3, 5, 34)), R.normal((18, 3, 3, 3), 0.5),
+               R.normal((18,), 3.0), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), "Clip")
 
 def main():
     if len(sys.argv) != 2:

@@ -11,6 +11,9 @@
  *     (conv_dw_direct.c);
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
  *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
+ *   - 3x3 at stride 1 or 2 over at most 4 input channels (a first layer),
+ *     one group, constant weights, on an AVX-512 CPU: a direct kernel
+ *     (conv_direct.c);
  *   - 1x1, stride 1, no padding: the image is already the GEMM operand;
  *   - everything else: im2col, then one cblas_sgemm per group;
  *   - one group and constant weights, on a CPU with AVX-512: the 1x1 and
@@ -125,6 +128,7 @@ typedef struct conv_params {
     int dw_direct;            /* CONV_DW through cc_dw_direct_plane (cc_dw_direct_ok) */
     float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
     cc_packed pk;
+    float *direct;            /* CONV_IM2COL through cc_conv_direct (few input channels), its weights, same allocation */
 } conv_params;
 
 static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
@@ -198,8 +202,18 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
         free(U0);
     }
     p->dw_direct = p->kind == CONV_DW && cc_dw_direct_ok(p->kH, p->kW, p->sH, p->dH, p->OW, p->W);
+    if (p->kind == CONV_IM2COL && G == 1 && w.nsp == 2 && wt->is_const && wt->data &&
+        cc_conv_direct_ok(C, p->kH, p->kW, p->sH, p->sW, p->dH, p->dW)) {
+        size_t head = (sizeof *p + 63) / 64 * 64;
+        conv_params *q = realloc(p, head + sizeof(float) * cc_conv_direct_floats(M, C));
+        if (q) {   /* out of memory: the im2col paths still work */
+            p = q;
+            p->direct = (float *)((char *)p + head);
+            cc_conv_direct_weights(wt->data, M, C, p->direct);
+        }
+    }
     cc_packed pk;
-    if ((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && G == 1 && wt->is_const && wt->data &&
+    if ((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && !p->direct && G == 1 && wt->is_const && wt->data &&
         cc_packed_plan(M, C * p->kk, p->OHW, &pk)) {
         size_t head = (sizeof *p + 63) / 64 * 64;
         conv_params *q = realloc(p, head + sizeof(float) * cc_packed_floats(&pk));
@@ -861,6 +875,12 @@ static int conv_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ct
     const float *x = in[0]->data, *w = in[1]->data, *bias = p->has_bias ? in[2]->data : NULL;
     float *y = out[0]->data;
     if (p->kind == CONV_DW) return dw_forward(p, x, w, bias, y, ctx);
+    if (p->direct) {
+        for (int64_t i = 0; i < p->N; i++)
+            cc_conv_direct(x + i * p->C * p->HW, p->C, p->H, p->W, p->direct, p->M, p->sH, p->pT, p->pL, bias,
+                           cc_ctx_post(ctx), y + i * p->M * p->OHW, p->OH, p->OW);
+        return CC_E_OK;
+    }
     if (p->kind == CONV_WINO) {
         for (int64_t i = 0; i < p->N; i++) {
             int rc = cc_wino4_forward(p->wino, p->wino_packed ? &p->pk : NULL, p->M, p->C, p->H, p->W, x + i * p->C * p->HW, bias, y + i * p->M * p->HW,
@@ -917,6 +937,7 @@ void cc_conv_weights_live(cc_node *n)
     if (!p) return;
     if (p->kind == CONV_WINO) p->kind = CONV_IM2COL;
     p->packed = NULL;
+    p->direct = NULL;
 }
 
 const cc_op cc_op_conv = { "Conv", 1, conv_prepare, conv_forward, conv_backward };

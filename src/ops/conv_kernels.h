@@ -75,6 +75,17 @@ void cc_packed_weights(const cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
 
+/* Direct 3x3 convolution, stride 1 or 2, one group, C <= 4 input channels
+ * (conv_direct.c): cc_conv_direct_ok says whether this CPU / build / shape
+ * can take it; the weights (M x C x 3 x 3) are packed once by
+ * cc_conv_direct_weights into cc_conv_direct_floats floats; one image
+ * C x H x W -> M x OH x OW = post(correlation + bias). */
+int cc_conv_direct_ok(int64_t C, int64_t kH, int64_t kW, int64_t sH, int64_t sW, int64_t dH, int64_t dW);
+size_t cc_conv_direct_floats(int64_t M, int64_t C);
+void cc_conv_direct_weights(const float *W, int64_t M, int64_t C, float *dst);
+void cc_conv_direct(const float *x, int64_t C, int64_t H, int64_t W, const float *wp, int64_t M, int64_t s, int64_t pT,
+                    int64_t pL, const float *bias, const cc_post *post, float *y, int64_t OH, int64_t OW);
+
 /* Winograd F(4x4, 3x3) for 3x3 / stride 1 / padding 1 / one group (conv_wino4.c):
  * U = the transformed weights, 36 x M x C floats, or with pk (planned for
  * M x C weights and cc_wino4_band_tiles wide products) each tap's M x C
