@@ -8,7 +8,7 @@
  * (stride 2, cc_s2_taps), and each is multiplied into the 16 channels with
  * broadcast weights.  Each output is the sum over (c, kh, kw) in that order,
  * then + bias, then the fused activation: the order of the packed im2col
- * product (conv_packed.c), padding taps contributing exact zeros there. */
+ * product (conv_packed.c), padding taps multiplied in as zeros as there. */
 #include "avx512.h"
 #include "conv_kernels.h"
 
@@ -73,10 +73,11 @@ static AVX512 void direct_row(const float *x, int64_t C, int64_t H, int64_t W, c
         for (int64_t c = 0; c < C; c++)
             for (int64_t kh = 0; kh < 3; kh++) {
                 const int64_t ih = oh * s - pT + kh;
-                if (ih < 0 || ih >= H) continue;
-                const float *xr = x + (c * H + ih) * W + base;
+                const float *xr = x + (c * H + (ih < 0 ? 0 : ih < H ? ih : H - 1)) * W + base;
                 __m512 t[3];
-                if (s == 2) {
+                if (ih < 0 || ih >= H) {   /* padding rows: zeros multiplied in, as im2col does (0 x inf is NaN) */
+                    t[0] = t[1] = t[2] = _mm512_setzero_ps();
+                } else if (s == 2) {
                     cc_s2_taps(xr, &m2, 3, t);
                 } else {
 #pragma GCC unroll 3
