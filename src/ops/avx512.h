@@ -1,4 +1,4 @@
-/* What the own AVX-512 kernels share (conv_packed.c, conv_dw_direct.c,
+/* What the own AVX-512 kernels share (conv_packed.c, conv_direct.c, conv_dw_direct.c,
  * pool_max_direct.c): the build guard, the fused activation on 16 lanes, the
  * lane mask of a partial vector, and the switch that turns them all off. */
 #ifndef CC_OPS_AVX512_H
