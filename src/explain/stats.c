@@ -91,7 +91,7 @@ static int in_plane(int i, int j, int di, int dj, int h, int w)
 
 typedef struct {
     int h, w, nx, ny;
-    size_t hw, P;               /* pixels; padded plane (h + 2) x (w + 2) */
+    size_t hw;                  /* pixels */
     const size_t *pix;          /* padded position of pixel k */
     ptrdiff_t pos[NPOS];        /* the five offsets in the padded plane */
     const cc_tap *ty;
@@ -278,7 +278,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     }
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) pix[(size_t)i * (size_t)w + (size_t)j] = ((size_t)i + 1) * wp + (size_t)j + 1;
-    geom g = { .h = h, .w = w, .nx = nx, .ny = ny, .hw = hw, .P = P, .pix = pix, .ty = ty, .ey = ey, .xi = xi, .xl = xl };
+    geom g = { .h = h, .w = w, .nx = nx, .ny = ny, .hw = hw, .pix = pix, .ty = ty, .ey = ey, .xi = xi, .xl = xl };
     for (int o = 0; o < NPOS; o++) g.pos[o] = (ptrdiff_t)pos_di[o] * (ptrdiff_t)wp + pos_dj[o];
 
     /* the reference first: its v and c, and the weights of the RMS distances */
