@@ -108,6 +108,12 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
  * written).
  * n = 0 restores the default (every value kept).  Invalidates the last forward. */
 cc_status cc_session_keep(cc_session *s, const int *tensors, int n);
+/* One-Q contrasts (cc_cam_contrast) without a second pass over the classifier:
+ * declare the output whose softmax their seeds use.  Where that output is one
+ * fully connected layer's (Gemm, transposed constant weights) on one image, the
+ * following forward passes also form W' softmax(z) while they read W.
+ * output < 0 turns it off.  Optional: without it the contrasts are the same. */
+cc_status cc_session_prepare_contrast(cc_session *s, int output);
 /* Run the whole graph forward. */
 cc_status cc_session_forward(cc_session *s);
 /* Forward value of any float tensor (activation, input, output or weight):
@@ -142,6 +148,11 @@ cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seed
 cc_status cc_cam_maps(cc_session *s, int layer, const float *alpha, int K, cc_cam *out);
 void cc_cam_free(cc_cam *c);
 
+/* "Why the prediction, rather than Q[k]?" for k < K: what cc_cam_compute gives
+ * for the seeds softmax(z) - onehot(Q[k]), z = output's value (method.md).  On a
+ * pooled head prepared with cc_session_prepare_contrast the weights come from
+ * the forward's W' softmax(z), one row of W per Q. */
+cc_status cc_cam_contrast(cc_session *s, int layer, int output, const int *Q, int K, cc_cam *out);
 /* The channel weights alone (K x channels), as cc_cam_compute computes them. */
 cc_status cc_cam_weights(cc_session *s, int layer, int output, const float *seeds, int K, float *alpha);
 /* Grad-CAM weights of every class c (seed onehot(c)): G, numel(output) x channels.

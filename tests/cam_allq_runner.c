@@ -18,6 +18,7 @@
  * layer-resolution maps) against finishing each of the C maps at input
  * resolution and accumulating them directly (<= 1e-5).  Exit 0 = pass. */
 #include "contrastcam.h"
+#include "graph/internal.h"   /* cam_pullback: which way cc_cam_contrast went */
 #include "util/npy.h"
 
 #include <math.h>
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
     if (layer < 0) { fprintf(stderr, "no layer\n"); return 1; }
     /* only the activations the backward pass to the layer reads keep their own buffers */
     if (cc_session_keep(s, &layer, 1)) { fprintf(stderr, "keep: %s\n", cc_session_errmsg(s)); return 1; }
+    /* one-Q contrasts from the forward's softmax pull-back where the head allows */
+    if (cc_session_prepare_contrast(s, out)) { fprintf(stderr, "prepare: %s\n", cc_session_errmsg(s)); return 1; }
     if (cc_session_set_input(s, in, x.data, (size_t)x.numel) || cc_session_forward(s)) {
         fprintf(stderr, "forward: %s\n", cc_session_errmsg(s));
         return 1;
@@ -176,6 +179,42 @@ int main(int argc, char **argv)
         cc_cam_free(&cb);
     }
     check(d_auto <= 1e-5 * gscale, "one seed, default order vs backward: weights (relative)", d_auto / gscale, 1e-5);
+
+    /* cc_cam_contrast for several Q at once (default order: on a prepared Gemm
+     * head, u - W[Q] from the forward's W' softmax(z)) against each Q's own seed
+     * through the batched backward: weights and maps */
+    {
+        int nk = nq < C ? nq : C;
+        int *qs = malloc(sizeof(int) * (size_t)nk);
+        for (int i = 0; i < nk; i++) qs[i] = i == 0 ? R : i == 1 ? P : (int)(((long long)i * 7919 + 5) % C);
+        cc_cam cq;
+        cc_cam_set_order(s, CC_CAM_AUTO);
+        if ((st = cc_cam_contrast(s, layer, out, qs, nk, &cq))) { fprintf(stderr, "contrast: %s\n", cc_session_errmsg(s)); return 1; }
+        int pull = s->cam_pullback;
+        double d_w = 0, d_m = 0, wscale = 1e-30;
+        cc_cam_set_order(s, CC_CAM_BACKWARD);
+        for (int i = 0; i < nk; i++) {
+            cc_seed_contrast(seed, z, C, qs[i]);
+            cc_cam cb;
+            if (cc_cam_compute(s, layer, out, seed, 1, &cb)) return 1;
+            for (int k = 0; k < ch; k++) {
+                double e = fabs((double)cq.alpha[(size_t)i * (size_t)ch + (size_t)k] - cb.alpha[k]);
+                if (!(e <= d_w)) d_w = e;
+                if (fabs(cb.alpha[k]) > wscale) wscale = fabs(cb.alpha[k]);
+            }
+            for (int k = 0; k < hw; k++) {
+                double e = fabs((double)cq.maps[(size_t)i * (size_t)hw + (size_t)k] - cb.maps[k]);
+                if (!(e <= d_m)) d_m = e;
+            }
+            cc_cam_free(&cb);
+        }
+        cc_cam_free(&cq);
+        free(qs);
+        printf("     cc_cam_contrast: %d Q's, %s\n", nk, pull ? "from the forward's softmax pull-back" : "from the seeds");
+        check(d_w <= 1e-5 * wscale, "cc_cam_contrast vs one seed each, backward: weights (relative)", d_w / wscale, 1e-5);
+        check(d_m <= 1e-5 * mscale, "cc_cam_contrast vs one seed each, backward: maps (relative)", d_m / mscale, 1e-5);
+        if (getenv("CC_EXPECT_PULLBACK")) check(pull, "cc_cam_contrast took the softmax pull-back", pull, 1);
+    }
 
     /* summary statistics from the layer-resolution maps vs finishing every map */
     unsigned char *skip = calloc((size_t)C, 1);

@@ -864,6 +864,8 @@ def define_cases():
     gemm_case("gemm_row_transB_seed1", 1, 7, 4, tb=1, seeds=1)
     gemm_case("gemm_row_transA_seed1", 1, 5, 3, ta=1, alpha=0.6, cshape="scalar", seeds=1)
     gemm_case("gemm_row_transAB_beta", 1, 4, 6, ta=1, tb=1, alpha=1.5, beta=-0.5, cshape="row")
+    # the own row kernel (ops/gemv.c): whole 16-lane steps and a tail, row blocks of 4 and a partial one
+    gemm_case("gemm_row_transB_blocks", 1, 37, 11, tb=1, alpha=0.8, beta=1.5, cshape="vec", seeds=1)
 
     # 3x3 depthwise in column strips with rolled rows (conv_dw_direct.c): several
     # strips with a partial last one, padding shifted to one side, and at stride 2

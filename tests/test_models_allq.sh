@@ -16,13 +16,15 @@ for spec in "vgg11 features.19 8" "resnet18 layer4 12" "mobilenet_v2 features.18
     set -- $spec
     [ -f "$FIX/$1/model.onnx" ] || { echo "skip $1 (no fixture)"; continue; }
     n=$((n+1))
-    "$RUNNER" "$FIX/$1/model.onnx" "$FIX/$1/input.npy" "$2" "$3" || fail=$((fail+1))
+    # Gemm heads after global pooling: one-Q contrasts must come from the forward's softmax pull-back
+    case $1 in resnet18|mobilenet_v2) pb=CC_EXPECT_PULLBACK=1 ;; *) pb=CC_NONE=1 ;; esac
+    env $pb "$RUNNER" "$FIX/$1/model.onnx" "$FIX/$1/input.npy" "$2" "$3" || fail=$((fail+1))
 done
 # the pooled head's maps through OpenBLAS instead of the packed tiles (CPUs without
 # AVX-512 take this path)
 if [ -f "$FIX/mobilenet_v2/model.onnx" ]; then
     n=$((n+1))
-    CONTRASTCAM_NO_PACKED=1 "$RUNNER" "$FIX/mobilenet_v2/model.onnx" "$FIX/mobilenet_v2/input.npy" features.18 6 ||
+    CONTRASTCAM_NO_PACKED=1 CC_EXPECT_PULLBACK=1 "$RUNNER" "$FIX/mobilenet_v2/model.onnx" "$FIX/mobilenet_v2/input.npy" features.18 6 ||
         fail=$((fail+1))
 fi
 # a classifier written as a 1x1 convolution after global pooling (Keras exports,

@@ -425,6 +425,50 @@ cc_status cc_cam_compute(cc_session *s, int layer, int output, const float *seed
     return st;
 }
 
+cc_status cc_cam_contrast(cc_session *s, int layer, int output, const int *Q, int K, cc_cam *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cc_is_spatial_layer(s->m, layer))
+        return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
+    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT)
+        return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
+    if (!s->forwarded) return cc_session_fail(s, CC_ERR_ARG, "run forward first");
+    const int64_t C = s->t[output].numel;
+    if (K < 1 || !Q) return cc_session_fail(s, CC_ERR_ARG, "no contrast classes");
+    for (int k = 0; k < K; k++)
+        if (Q[k] < 0 || Q[k] >= C) return cc_session_fail(s, CC_ERR_ARG, "a contrast class is out of range");
+    const int ch = (int)s->t[layer].dims[1];
+    s->cam_pullback = 0;
+    if (s->tap.done && s->tap_output == output && s->tap.k == ch && s->tap.n == C && s->cam_order != CC_CAM_BACKWARD) {
+        /* alpha(Q) = d * (W'(p - onehot(Q))) = d * (u - W[Q]), u from the forward */
+        float *d = malloc(sizeof(float) * (size_t)ch), *alpha = malloc(sizeof(float) * (size_t)K * (size_t)ch);
+        const float *W = NULL;
+        int rc = d && alpha ? cc_proj_head(s, layer, output, &W, d) : CC_ERR_NOMEM;
+        if (rc == CC_OK && W == s->tap.w) {
+            for (int k = 0; k < K; k++) {
+                const float *w = W + (size_t)Q[k] * (size_t)ch;
+                float *a = alpha + (size_t)k * (size_t)ch;
+                for (int c = 0; c < ch; c++) a[c] = d[c] * (s->tap.u[c] - w[c]);
+            }
+            free(d);
+            s->cam_last = CC_CAM_PROJECTED;
+            s->cam_macs = (double)K * ch;
+            s->cam_pullback = 1;
+            return cam_maps(s, layer, NULL, alpha, K, out);
+        }
+        free(d);
+        free(alpha);
+        if (rc > 0) return cc_session_fail(s, rc, "out of memory");
+    }
+    float *seeds = malloc(sizeof(float) * (size_t)K * (size_t)C);
+    if (!seeds) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    const float *z = s->t[output].data;
+    for (int k = 0; k < K; k++) cc_seed_contrast(seeds + (size_t)k * (size_t)C, z, (int)C, Q[k]);
+    cc_status st = cc_cam_compute(s, layer, output, seeds, K, out);
+    free(seeds);
+    return st;
+}
+
 void cc_softmax(const float *z, int C, float *p)
 {
     double mx = -INFINITY, sum = 0;

@@ -171,6 +171,11 @@ const cc_post *cc_ctx_post(const cc_ctx *ctx)
     return ctx ? &ctx->post : &none;   /* kernels may be called without a context (unit tests) */
 }
 
+cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx)
+{
+    return ctx ? ctx->tap : NULL;
+}
+
 void cc_ctx_free(cc_ctx *c)
 {
     for (int i = 0; i < 8; i++) free(c->slot[i].p);

@@ -72,6 +72,7 @@ int cc_graph_build(cc_graph *g, cc_err *e);
 struct cc_ctx {
     struct { float *p; size_t cap; } slot[8];
     cc_post post;             /* set by the session around a fused node's forward call */
+    cc_softmax_tap *tap;      /* set by the session around the tapped node's forward call */
 };
 void cc_ctx_free(cc_ctx *c);
 #endif

@@ -21,12 +21,15 @@ struct cc_session {
     int cam_order;            /* cc_cam_order requested by cc_cam_set_order (0 = auto) */
     int cam_last;             /* cc_cam_order the last channel-weight computation used */
     double cam_macs;          /* its multiply-add estimate when projected (for bench/) */
+    int cam_pullback;         /* the last cc_cam_contrast used the forward's softmax pull-back (tests) */
     float **pool;             /* cc_session_keep: shared buffers of the activations not kept */
     int n_pool;
     struct cc_head_pack *head_pack; /* cam.c: the pooled head's weights packed for all-Q, or NULL */
     int *fuse;                /* cc_session_keep, per node: the activation node fused into it, -2 for that
                                  activation node (skipped), -1 otherwise; NULL: no fusion */
     cc_ctx ctx;
+    cc_softmax_tap tap;       /* cc_session_prepare_contrast: u = W' softmax(z), filled by the forward */
+    int tap_node, tap_output; /* the node that fills it and the output it belongs to; -1: none */
     char err[1024];
 };
 

@@ -63,6 +63,7 @@ cc_status cc_session_new(const cc_model *m, cc_session **out)
     cc_session *s = calloc(1, sizeof *s);
     if (!s) return CC_ERR_NOMEM;
     s->m = m;
+    s->tap_node = s->tap_output = -1;
     size_t nt = (size_t)g->n_tensors;
     s->t = malloc(sizeof *s->t * nt);
     s->act = calloc(nt, sizeof *s->act);
@@ -150,6 +151,7 @@ void cc_session_free(cc_session *s)
     free(s->grad_cap);
     free(s->has_grad);
     cc_ctx_free(&s->ctx);
+    free(s->tap.u);
     cc_head_pack_free(s->head_pack);
     free(s);
 }
@@ -293,11 +295,39 @@ static int node_is_const(const cc_session *s, const cc_node *n)
     return 1;
 }
 
+cc_status cc_session_prepare_contrast(cc_session *s, int output)
+{
+    if (!s) return CC_ERR_ARG;
+    const cc_graph *g = &s->m->g;
+    s->tap_node = s->tap_output = -1;
+    s->tap.done = 0;
+    if (output < 0) return CC_OK;
+    if (output >= g->n_tensors || s->t[output].dtype != CC_DT_FLOAT)
+        return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
+    s->tap_output = output;
+    /* a pull-back only where one Gemm row computes the output from constant
+     * rows (transB); elsewhere the contrasts take their seeds as they are */
+    const int p = s->t[output].producer;
+    const cc_node *n = p >= 0 ? &g->nodes[p] : NULL;
+    if (!n || strcmp(n->op_type, "Gemm") || cc_attr_int(n, "transB", 0) == 0 || n->n_in < 2 || n->in[1] < 0) return CC_OK;
+    const cc_tensor *B = &s->t[n->in[1]];
+    if (!B->is_const || B->ndim != 2 || B->dtype != CC_DT_FLOAT || n->out[0] != output) return CC_OK;
+    if (s->tap.k != B->dims[1]) {
+        free(s->tap.u);
+        s->tap.k = 0;
+        if (!(s->tap.u = malloc(sizeof(float) * (size_t)B->dims[1]))) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+        s->tap.k = B->dims[1];
+    }
+    s->tap_node = p;
+    return CC_OK;
+}
+
 cc_status cc_session_forward(cc_session *s)
 {
     const cc_graph *g = &s->m->g;
     cc_tensor *in[MAX_IO], *out[MAX_IO];
     int thr = cc_threads_begin();
+    s->tap.done = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const cc_node *n = &g->nodes[i];
         if (node_is_const(s, n)) continue;
@@ -310,8 +340,10 @@ cc_status cc_session_forward(cc_session *s)
             node_io(s, a, ain, out);
             cc_post_of_node(a, ain, &s->ctx.post);
         }
+        s->ctx.tap = i == s->tap_node ? &s->tap : NULL;
         int rc = n->op->forward(n, in, out, &s->ctx);
         s->ctx.post.kind = CC_POST_NONE;
+        s->ctx.tap = NULL;
         if (rc) {
             char msg[256];
             snprintf(msg, sizeof msg, "forward failed at node '%s' (%s)%s", n->name, n->op_type,

@@ -67,7 +67,6 @@ static int gemm_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
 
 static int gemm_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx)
 {
-    (void)ctx;
     gemm_dims g;
     if (gemm_shape(n, in, &g, NULL)) return CC_E_SHAPE;
     float *Y = out[0]->data;
@@ -84,11 +83,12 @@ static int gemm_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ct
     }
     if (g.M == 1 && g.N && g.Kd) {
         /* one row (one image through a classifier): a matrix-vector product
-         * reads B once; OpenBLAS's sgemm would first copy all of it */
-        if (g.tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)g.N, (int)g.Kd, g.alpha, B, (int)g.ldb, A,
-                              g.ta ? (int)g.lda : 1, cbeta, Y, 1);
-        else cblas_sgemv(CblasRowMajor, CblasTrans, (int)g.Kd, (int)g.N, g.alpha, B, (int)g.ldb, A,
-                         g.ta ? (int)g.lda : 1, cbeta, Y, 1);
+         * reads B once; OpenBLAS's sgemm would first copy all of it.  With B's
+         * rows the outputs (a 1 x Kd row of A is contiguous even when transposed)
+         * the own kernel, which can also form an explanation's softmax pull-back */
+        if (g.tb) return cc_gemv_rows(B, g.ldb, g.N, g.Kd, A, g.alpha, Y, cc_ctx_tap(ctx), ctx);
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)g.Kd, (int)g.N, g.alpha, B, (int)g.ldb, A, g.ta ? (int)g.lda : 1,
+                    cbeta, Y, 1);
     } else if (g.M && g.N && g.Kd)   /* OpenBLAS rejects (and prints about) zero sizes */
         cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
                     (int)g.M, (int)g.N, (int)g.Kd, g.alpha, A, (int)g.lda, B, (int)g.ldb,

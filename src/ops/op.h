@@ -89,6 +89,29 @@ void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const 
  * float Relu, or a float Clip whose bounds are absent or constant. */
 int cc_post_of_node(const cc_node *n, cc_tensor **in, cc_post *post);
 
+/* A softmax pull-back formed during the forward: when asked to (the session
+ * sets it around the forward call of the one node whose output the next
+ * contrasts seed, cc_session_prepare_contrast), a Gemm that computes one row
+ * z = alpha W x + c with W's rows the classes also forms u = W' softmax(z)
+ * while W is read for z.  A contrast's seed softmax(z) - onehot(Q) then needs
+ * u - W[Q], not a second pass over the classifier (5 MB for MobileNetV2). */
+typedef struct cc_softmax_tap {
+    float *u;                 /* k floats (the session's) */
+    int64_t k;
+    const float *w;           /* set by the op: the rows u was formed from (N x k, row-major) */
+    int64_t n;
+    int done;                 /* set by the op when u holds this forward's value */
+} cc_softmax_tap;
+/* The tap the current forward call should fill, or NULL. */
+cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx);
+
+/* y[r] = alpha (W[r] . x) + y[r] for r < n (W: n rows of k floats, stride ldw).
+ * Each dot is one fixed-order sum computed by one thread, whatever their
+ * number.  With tap (tap->k == k): also tap->u = W' softmax(y) after the update,
+ * in the same pass over W (src/ops/gemv.c).  Returns CC_E_OK or CC_E_NOMEM. */
+int cc_gemv_rows(const float *W, int64_t ldw, int64_t n, int64_t k, const float *x, float alpha, float *y,
+                 cc_softmax_tap *tap, cc_ctx *ctx);
+
 /* Status codes returned by prepare/forward/backward; message in err. */
 typedef struct cc_err {
     char msg[512];
