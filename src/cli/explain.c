@@ -122,13 +122,56 @@ static int write_map(outdir *od, const cli_run *r, const char *base, const float
     return 0;
 }
 
+/* The listed maps in order: the contrasts through cc_cam_contrast (on a
+ * pooled head their weights come from the forward's softmax pull-back), the
+ * others from their seeds; two results are merged row by row. */
+static cc_status spec_maps(cli_run *r, int layer, const map_spec *specs, int n, cc_cam *cam)
+{
+    const int C = r->n_classes;
+    int nc = 0;
+    for (int i = 0; i < n; i++) nc += !strcmp(specs[i].kind, "contrast");
+    int *Q = malloc(sizeof(int) * (size_t)(nc + 1));
+    float *seeds = calloc((size_t)(n - nc + 1) * (size_t)C, sizeof(float));
+    cc_cam ca = { 0 }, cb = { 0 };
+    cc_status st = Q && seeds ? CC_OK : CC_ERR_NOMEM;
+    int no = 0;
+    for (int i = 0, q = 0; i < n && !st; i++) {
+        if (!strcmp(specs[i].kind, "contrast")) { Q[q++] = specs[i].Q; continue; }
+        float *sd = seeds + (size_t)no++ * (size_t)C;
+        if (!strcmp(specs[i].kind, "gradcam")) cc_seed_class(sd, C, specs[i].P);
+        else sd[0] = 2.0f * (r->logits[0] - specs[i].target);
+    }
+    if (!st && nc) st = cc_cam_contrast(r->s, layer, r->output, Q, nc, nc == n ? cam : &ca);
+    if (!st && no) st = cc_cam_compute(r->s, layer, r->output, seeds, no, nc ? &cb : cam);
+    if (!st && nc && no) {
+        const size_t lhw = (size_t)ca.h * (size_t)ca.w, ch = (size_t)ca.channels;
+        *cam = ca;
+        cam->K = n;
+        cam->maps = malloc(sizeof(float) * lhw * (size_t)n);
+        cam->alpha = malloc(sizeof(float) * ch * (size_t)n);
+        if (!cam->maps || !cam->alpha) st = CC_ERR_NOMEM;
+        for (int i = 0, a = 0, b = 0; i < n && !st; i++) {
+            const int isc = !strcmp(specs[i].kind, "contrast"), j = isc ? a++ : b++;
+            const cc_cam *src = isc ? &ca : &cb;
+            memcpy(cam->maps + (size_t)i * lhw, src->maps + (size_t)j * lhw, sizeof(float) * lhw);
+            memcpy(cam->alpha + (size_t)i * ch, src->alpha + (size_t)j * ch, sizeof(float) * ch);
+        }
+        if (st) cc_cam_free(cam);
+    }
+    cc_cam_free(&ca);
+    cc_cam_free(&cb);
+    free(Q);
+    free(seeds);
+    return st;
+}
+
 /* Every map for the input now in the session, written into dir.  *n_written
  * gets the number of maps written. */
 static int explain_one(const cli_opts *o, cli_run *r, int layer, const char *dir, const char *input_name, int *n_written)
 {
     int rc = 0;
     map_spec *specs = NULL;
-    float *seeds = NULL, *maps01 = NULL, *all01 = NULL;
+    float *maps01 = NULL, *all01 = NULL;
     int *flat = NULL;
     unsigned char *skip = NULL;
     cc_cam cam = { 0 }, allc = { 0 };
@@ -152,17 +195,9 @@ static int explain_one(const cli_opts *o, cli_run *r, int layer, const char *dir
         if (C < 2) { rc = cli_fail(EXIT_USAGE, "--contrast needs a classifier with at least 2 classes; use --target-value for a single output"); goto done; }
         if ((rc = parse_contrast(r, o->contrast_arg, P, specs, &n, &all))) goto done;
     }
-    /* the listed maps (Grad-CAM, a few contrasts, top:K): one seed row each */
-    seeds = calloc((size_t)n * (size_t)C, sizeof(float));
-    if (!seeds) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
-    for (int i = 0; i < n; i++) {
-        float *sd = seeds + (size_t)i * (size_t)C;
-        if (!strcmp(specs[i].kind, "gradcam")) cc_seed_class(sd, C, specs[i].P);
-        else if (!strcmp(specs[i].kind, "contrast")) cc_seed_contrast(sd, r->logits, C, specs[i].Q);
-        else sd[0] = 2.0f * (r->logits[0] - specs[i].target);
-    }
-    cc_status st = cc_cam_compute(r->s, layer, r->output, seeds, n, &cam);
-    if (st) { rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s)); goto done; }
+    /* the listed maps (Grad-CAM, a few contrasts, top:K) */
+    cc_status st = spec_maps(r, layer, specs, n, &cam);
+    if (st) { rc = cli_fail(cli_status_exit(st), "%s", st == CC_ERR_NOMEM ? "out of memory" : cc_session_errmsg(r->s)); goto done; }
     int H = r->img_h, W = r->img_w;
     size_t hw = (size_t)H * (size_t)W, lhw = (size_t)cam.h * (size_t)cam.w;
     maps01 = malloc(sizeof(float) * hw * (size_t)n);
@@ -306,7 +341,6 @@ done:
     cc_cam_free(&allc);
     cc_map_stats_free(&stats);
     free(specs);
-    free(seeds);
     free(maps01);
     free(flat);
     free(all01);
