@@ -2,8 +2,10 @@
  *
  *   bench MODEL info                   default target layer, classes, load RSS
  *   bench MODEL fwd   ITERS WARMUP     forward pass
- *   bench MODEL one   ITERS WARMUP     one contrastive explanation: forward + cc_cam_compute,
- *                                      one seed p - onehot(Q), Q = runner-up class, + cc_map_finish
+ *   bench MODEL one   ITERS WARMUP     one contrastive explanation: forward (prepared with
+ *                                      cc_session_prepare_contrast) + cc_cam_contrast for
+ *                                      Q = runner-up class (seed p - onehot(Q)) + cc_map_finish;
+ *                                      BENCH_PARTS=1: the parts after the forward on stderr
  *   bench MODEL allq  ITERS WARMUP     forward + Grad-CAM(P) + every contrast's weights and map
  *                                      (cc_cam_contrast_all_maps) + the
  *                                      mean / variance / RMS ranking at the input size
@@ -313,6 +315,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: unknown mode %s\n", mode);
         return 2;
     }
+    /* one explanation: its seed's softmax pull-back is formed in the forward,
+     * as `explain --contrast` does (BENCH_NO_TAP=1: without, for A/B) */
+    if (is_one && !getenv("BENCH_NO_TAP") && (st = cc_session_prepare_contrast(s, outp)))
+        die("prepare", st, cc_session_errmsg(s));
     int K = is_all || is_bwd ? C : 1;
     float *seeds = malloc(sizeof(float) * (size_t)C * (size_t)C);
     float *p = malloc(sizeof(float) * (size_t)C);
@@ -404,11 +410,14 @@ int main(int argc, char **argv)
             if (is_one) {
                 /* one explanation: Q = the runner-up class ("why P, rather than the next best?"),
                  * the map upsampled and normalised to the input size */
-                cc_seed_contrast(seeds, z, C, Q);
-                st = cc_cam_compute(s, layer, outp, seeds, 1, &cam);
+                double t0 = now_ms();
+                st = cc_cam_contrast(s, layer, outp, &Q, 1, &cam);
                 if (st) die("cam", st, cc_session_errmsg(s));
+                double t1 = now_ms();
                 cc_map_finish(cam.maps, cam.h, cam.w, map01, H, W);
                 cc_cam_free(&cam);
+                if (getenv("BENCH_PARTS"))
+                    fprintf(stderr, "argmax %.3f cam %.3f finish %.3f\n", t0 - b, t1 - t0, now_ms() - t1);
             } else if (is_bwd) {
                 /* the previous all-Q: C seed rows p - onehot(Q) through the batched backward */
                 cc_softmax(z, C, p);
