@@ -473,8 +473,14 @@ void cc_softmax(const float *z, int C, float *p)
 {
     double mx = -INFINITY, sum = 0;
     for (int i = 0; i < C; i++) if (z[i] > mx) mx = z[i];
-    for (int i = 0; i < C; i++) sum += exp((double)z[i] - mx);
-    for (int i = 0; i < C; i++) p[i] = (float)(exp((double)z[i] - mx) / sum);
+    double *e = malloc(sizeof(double) * (size_t)(C > 0 ? C : 1));   /* each exp once (without memory: twice) */
+    for (int i = 0; i < C; i++) {
+        double v = exp((double)z[i] - mx);
+        if (e) e[i] = v;
+        sum += v;
+    }
+    for (int i = 0; i < C; i++) p[i] = (float)((e ? e[i] : exp((double)z[i] - mx)) / sum);
+    free(e);
 }
 
 void cc_seed_class(float *seed, int C, int P)
