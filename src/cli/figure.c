@@ -63,8 +63,10 @@ int cmd_figure(int argc, char **argv)
     char err[512];
     if (cc_font_load(font_path, &font, err, sizeof err)) return cli_fail(EXIT_INPUT, "%s", err);
     cli_run r;
-    cc_cam cam = { 0 };
+    cc_cam cam = { 0 }, gc = { 0 }, all = { 0 };
+    cc_map_stats stats = { 0 };
     float *seeds = NULL, *maps = NULL;
+    unsigned char *skip = NULL;
     int *qs = NULL;
     cc_image canvas = { 0 }, base = { 0 }, qpic = { 0 };
     char *autotitle = NULL;
@@ -76,7 +78,7 @@ int cmd_figure(int argc, char **argv)
     for (int c = 1; c < C; c++) if (r.logits[c] > r.logits[P]) P = c;
     if (o.class_arg && (rc = cli_class_index(&r, o.class_arg, &P))) goto done;
     /* the Q columns */
-    qs = malloc(sizeof(int) * (size_t)C);
+    qs = malloc(sizeof(int) * (size_t)(C + 1));   /* and P after them */
     if (!qs) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
     int nq = 0;
     const char *ca = o.contrast_arg ? o.contrast_arg : "top:3";
@@ -105,39 +107,42 @@ int cmd_figure(int argc, char **argv)
             if (!dup) qs[nq++] = q;
         }
     }
-    /* seeds: Grad-CAM(P), then the contrast for every class (the maps of the
-     * chosen Q, of Q = P, and all of them for mean and variance) */
-    int K = 1 + C;
-    seeds = calloc((size_t)K * (size_t)C, sizeof(float));
-    if (!seeds) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
+    /* Grad-CAM(P); the chosen contrasts and Q = P in one cc_cam_contrast; every
+     * contrast's map for the mean and variance, as explain --contrast all makes
+     * them (one product, then the statistics at panel size from the layer maps) */
+    qs[nq] = P;
+    cc_status st = CC_OK;
+    seeds = calloc((size_t)C, sizeof(float));
+    skip = calloc((size_t)C, 1);
+    if (!seeds || !skip) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
     cc_seed_class(seeds, C, P);
-    for (int q = 0; q < C; q++) cc_seed_contrast(seeds + (size_t)(1 + q) * (size_t)C, r.logits, C, q);
-    cc_status st = cc_cam_compute(r.s, layer, r.output, seeds, K, &cam);
-    if (st) { rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r.s)); goto done; }
-    size_t hw = (size_t)panel * (size_t)panel;
+    skip[P] = 1;
+    if ((st = cc_cam_compute(r.s, layer, r.output, seeds, 1, &gc)) ||
+        (st = cc_cam_contrast(r.s, layer, r.output, qs, nq + 1, &cam)) ||
+        (st = cc_cam_contrast_all_maps(r.s, layer, r.output, r.prob, &all))) {
+        rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r.s));
+        goto done;
+    }
+    if ((st = cc_map_stats_compute(all.maps, C, all.h, all.w, gc.maps, skip, panel, panel, &stats))) {
+        rc = cli_fail(cli_status_exit(st), "cannot summarise the contrastive maps: %s", cc_status_str(st));
+        goto done;
+    }
+    size_t hw = (size_t)panel * (size_t)panel, lhw = (size_t)cam.h * (size_t)cam.w;
+    /* panels: Grad-CAM, the nq chosen Q, Q = P, mean, variance */
+    const int K = nq + 2;
     maps = malloc(sizeof(float) * hw * (size_t)(K + 2));
     if (!maps) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
     /* a flat map (no positive evidence at this layer) is drawn empty: say so in its caption */
-    int flat_P = 0, flat_PP = 0;
-    for (int k = 0; k < K; k++) {
-        int flat = cc_map_finish(cam.maps + (size_t)k * (size_t)cam.h * (size_t)cam.w, cam.h, cam.w, maps + (size_t)k * hw, panel, panel);
-        if (k == 0) flat_P = flat;
-        if (k == 1 + P) flat_PP = flat;
+    const int flat_P = cc_map_finish(gc.maps, gc.h, gc.w, maps, panel, panel);
+    int flat_PP = 0;
+    for (int k = 0; k <= nq; k++) {
+        int flat = cc_map_finish(cam.maps + (size_t)k * lhw, cam.h, cam.w, maps + (size_t)(1 + k) * hw, panel, panel);
+        if (k == nq) flat_PP = flat;
     }
     const char *FLAT = " (flat: no positive evidence)";
     float *mean = maps + (size_t)K * hw, *var = mean + hw;
-    for (size_t i = 0; i < hw; i++) {
-        double s = 0, s2 = 0;
-        for (int q = 0; q < C; q++) {
-            if (q == P) continue;
-            double v = maps[(size_t)(1 + q) * hw + i];
-            s += v;
-            s2 += v * v;
-        }
-        double m = s / (C - 1), v = s2 / (C - 1) - m * m;
-        mean[i] = (float)m;
-        var[i] = (float)(v > 0 ? v : 0);
-    }
+    memcpy(mean, stats.mean, sizeof(float) * hw);
+    memcpy(var, stats.var, sizeof(float) * hw);
     cc_minmax_normalize(mean, hw, NULL);
     cc_minmax_normalize(var, hw, NULL);
     /* the picture under the maps, at panel size */
@@ -178,11 +183,11 @@ int cmd_figure(int argc, char **argv)
         const char *ql = cli_label(&r, qs[i]);
         char qn[160];
         if (ql) snprintf(qn, sizeof qn, "%s", ql); else snprintf(qn, sizeof qn, "class %d", qs[i]);
-        if (cc_overlay(maps + (size_t)(1 + qs[i]) * hw, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
+        if (cc_overlay(maps + (size_t)(1 + i) * hw, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
         PANEL(&ov, "Why %s, rather than %s? (%.0f%%)", pname, qn, 100.0 * r.prob[qs[i]]);
         cc_image_free(&ov);
     }
-    if (cc_overlay(maps + (size_t)(1 + P) * hw, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
+    if (cc_overlay(maps + (size_t)(1 + nq) * hw, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
     PANEL(&ov, "Why not %s with 100%% confidence?%s", pname, flat_PP ? FLAT : "");
     cc_image_free(&ov);
     if (cc_overlay(mean, &base, &ov)) { rc = cli_fail(EXIT_INTERNAL, "overlay failed"); goto done; }
@@ -202,7 +207,11 @@ done:
     cc_image_free(&base);
     cc_image_free(&qpic);
     cc_cam_free(&cam);
+    cc_cam_free(&gc);
+    cc_cam_free(&all);
+    cc_map_stats_free(&stats);
     free(seeds);
+    free(skip);
     free(maps);
     free(qs);
     cc_font_free(font);

@@ -162,8 +162,9 @@ static int load(const cli_opts *o, cli_run *r, int *layer)
             r->s = NULL;
             return rc;
         }
-        /* contrasts: each forward also forms the classifier's softmax pull-back */
-        if (o->contrast_arg && (st = cc_session_prepare_contrast(r->s, r->output)))
+        /* contrasts (explain --contrast, figure): each forward also forms the
+         * classifier's softmax pull-back, a pass over W the contrasts then skip */
+        if ((st = cc_session_prepare_contrast(r->s, r->output)))
             return cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s));
     }
     if ((rc = cli_prepare_input(o, r))) return rc;
