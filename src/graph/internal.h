@@ -22,7 +22,8 @@ struct cc_session {
     int cam_last;             /* cc_cam_order the last channel-weight computation used */
     double cam_macs;          /* its multiply-add estimate when projected (for bench/) */
     int cam_pullback;         /* the last cc_cam_contrast used the forward's softmax pull-back (tests) */
-    float **pool;             /* cc_session_keep: shared buffers of the activations not kept */
+    float **pool;             /* cc_session_keep: shared buffers of the activations not kept ... */
+    float *pool_arena;        /* ... carved from this one allocation (cc_alloc_huge) */
     int n_pool;
     struct cc_head_pack *head_pack; /* cam.c: the pooled head's weights packed for all-Q, or NULL */
     int *fuse;                /* cc_session_keep, per node: the activation node fused into it, -2 for that

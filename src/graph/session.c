@@ -2,6 +2,7 @@
  * over all nodes, and the backward walk over only the nodes between the
  * requested targets and the seeded tensor. */
 #include "graph/internal.h"
+#include "util/mem.h"
 
 #include <omp.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ cc_status cc_session_new(const cc_model *m, cc_session **out)
         cc_tensor *t = &s->t[i];
         if (t->is_const) continue;
         if (t->dtype != CC_DT_FLOAT) continue;
-        s->act[i] = calloc(t->numel ? (size_t)t->numel : 1, sizeof(float));
+        s->act[i] = calloc(t->numel ? (size_t)t->numel : 1, sizeof(float));   /* lazily zero: cc_session_keep drops most */
         if (!s->act[i]) { cc_session_free(s); return CC_ERR_NOMEM; }
         t->data = s->act[i];
     }
@@ -88,7 +89,8 @@ static int node_is_const(const cc_session *s, const cc_node *n);
 
 static void pool_free(cc_session *s)
 {
-    for (int i = 0; i < s->n_pool; i++) free(s->pool[i]);
+    free(s->pool_arena);
+    s->pool_arena = NULL;
     free(s->pool);
     s->pool = NULL;
     s->n_pool = 0;
@@ -195,7 +197,7 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     /* back to one buffer per activation */
     for (int t = 0; t < nt; t++) {
         if (s->t[t].is_const || s->t[t].dtype != CC_DT_FLOAT) continue;
-        if (!s->act[t] && !(s->act[t] = calloc(s->t[t].numel ? (size_t)s->t[t].numel : 1, sizeof(float))))
+        if (!s->act[t] && !(s->act[t] = cc_alloc_huge(sizeof(float) * (size_t)s->t[t].numel, 1)))
             return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
         s->t[t].data = s->act[t];
     }
@@ -257,8 +259,14 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
             if (owner[t] >= 0 && busy[owner[t]] && (last[t] == i || (last[t] < i && s->t[t].producer == i)))
                 busy[owner[t]] = 0;
     }
-    for (int b = 0; b < s->n_pool && st == CC_OK; b++)
-        if (!(s->pool[b] = calloc(cap[b], sizeof(float)))) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    /* one arena for the shared buffers, in huge pages where the kernel offers
+     * them: a 1x1 convolution's tile writes rows of 96 output planes at once,
+     * and with 4 KB pages every plane is another TLB entry */
+    size_t total = 0;
+    for (int b = 0; b < s->n_pool; b++) total += (cap[b] + 15) / 16 * 16;
+    if (s->n_pool && !(s->pool_arena = cc_alloc_huge(total * sizeof(float), 1))) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    for (size_t b = 0, off = 0; st == CC_OK && b < (size_t)s->n_pool; off += (cap[b] + 15) / 16 * 16, b++)
+        s->pool[b] = s->pool_arena + off;
 
     if (st == CC_OK) {
         for (int t = 0; t < nt; t++) {
