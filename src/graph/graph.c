@@ -2,6 +2,7 @@
 #include "graph/graph.h"
 
 #include "contrastcam.h"
+#include "util/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,9 +127,10 @@ void cc_graph_free(cc_graph *g)
 float *cc_scratch(cc_ctx *ctx, int slot, size_t n)
 {
     if (slot < 0 || slot >= 8) return NULL;
-    if (ctx->slot[slot].cap < n) {
-        float *p = realloc(ctx->slot[slot].p, (n ? n : 1) * sizeof(float));
+    if (ctx->slot[slot].cap < n) {   /* contents need not survive: a fresh aligned block */
+        float *p = cc_alloc_huge((n ? n : 1) * sizeof(float), 0);
         if (!p) return NULL;
+        free(ctx->slot[slot].p);
         ctx->slot[slot].p = p;
         ctx->slot[slot].cap = n;
     }

@@ -131,6 +131,21 @@ typedef struct conv_params {
     float *direct;            /* CONV_IM2COL through cc_conv_direct (few input channels), its weights, same allocation */
 } conv_params;
 
+/* The weight copies after the parameters are read with whole-vector loads: the
+ * block moves to a 64-byte boundary (realloc gives 16), its pointers with it. */
+static conv_params *aligned_params(conv_params *p, size_t size)
+{
+    void *a = NULL;
+    if (size <= sizeof *p || posix_memalign(&a, 64, size)) return p;   /* no copies, or no memory: as it is */
+    memcpy(a, p, size);
+    conv_params *q = a;
+    float **f[3] = { &q->wino, &q->packed, &q->direct };
+    for (int i = 0; i < 3; i++)
+        if (*f[i]) *f[i] = (float *)((char *)q + ((char *)*f[i] - (char *)p));
+    free(p);
+    return q;
+}
+
 static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
 {
     if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || !in[0] || !in[1])
@@ -157,6 +172,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     if (rc) return rc;
 
     conv_params *p = calloc(1, sizeof *p);
+    size_t psize = sizeof *p;   /* with the weight copies appended below */
     if (!p) return cc_errf(e, CC_E_NOMEM, "Conv: out of memory");
     p->N = x->dims[0]; p->C = C; p->M = M; p->G = G; p->Cg = Cg; p->Mg = M / G;
     p->H = w.in[1]; p->W = w.in[2]; p->OH = w.out[1]; p->OW = w.out[2];
@@ -184,7 +200,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
         const size_t head = (sizeof *p + 63) / 64 * 64, MC = (size_t)M * (size_t)C;
         const size_t per_tap = wpacked ? cc_packed_floats(&wpk) : MC;
         conv_params *q = realloc(p, head + sizeof(float) * 36 * per_tap);
-        if (q) p = q;
+        if (q) p = q, psize = head + sizeof(float) * 36 * per_tap;
         float *U0 = q && wpacked ? malloc(sizeof(float) * 36 * MC) : NULL;
         if (q && (!wpacked || U0)) {   /* out of memory: the im2col path still works */
             float *U = (float *)((char *)p + head);
@@ -208,6 +224,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
         conv_params *q = realloc(p, head + sizeof(float) * cc_conv_direct_floats(M, C));
         if (q) {   /* out of memory: the im2col paths still work */
             p = q;
+            psize = head + sizeof(float) * cc_conv_direct_floats(M, C);
             p->direct = (float *)((char *)p + head);
             cc_conv_direct_weights(wt->data, M, C, p->direct);
         }
@@ -219,11 +236,13 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
         conv_params *q = realloc(p, head + sizeof(float) * cc_packed_floats(&pk));
         if (q) {   /* out of memory: the OpenBLAS path still works */
             p = q;
+            psize = head + sizeof(float) * cc_packed_floats(&pk);
             p->pk = pk;
             p->packed = (float *)((char *)p + head);
             cc_packed_weights(&pk, wt->data, p->packed);
         }
     }
+    p = aligned_params(p, psize);
     free(n->params);
     n->params = p;
 
