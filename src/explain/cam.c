@@ -4,6 +4,7 @@
 #include "graph/internal.h"
 #include "explain/project.h"
 #include "ops/conv_kernels.h"
+#include "util/mem.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -255,7 +256,7 @@ static const struct cc_head_pack *head_pack(cc_session *s, const float *W, const
     s->head_pack = hp = s->m->g.weights_live ? NULL : calloc(1, sizeof *hp);
     if (!hp) return NULL;
     float *Wd = NULL;
-    int ok = cc_packed_plan(C, ch, hw, &hp->pk) && (hp->w = malloc(sizeof(float) * cc_packed_floats(&hp->pk))) &&
+    int ok = cc_packed_plan(C, ch, hw, &hp->pk) && (hp->w = cc_alloc_huge(sizeof(float) * cc_packed_floats(&hp->pk), 0)) &&
              (hp->d = malloc(sizeof(float) * (size_t)ch)) && (Wd = malloc(sizeof(float) * (size_t)C * (size_t)ch));
     if (!ok) {
         free(Wd);
