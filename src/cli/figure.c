@@ -128,9 +128,8 @@ int cmd_figure(int argc, char **argv)
         goto done;
     }
     size_t hw = (size_t)panel * (size_t)panel, lhw = (size_t)cam.h * (size_t)cam.w;
-    /* panels: Grad-CAM, the nq chosen Q, Q = P, mean, variance */
-    const int K = nq + 2;
-    maps = malloc(sizeof(float) * hw * (size_t)(K + 2));
+    /* maps: Grad-CAM, the nq chosen Q, Q = P (the mean and variance stay in stats) */
+    maps = malloc(sizeof(float) * hw * (size_t)(nq + 2));
     if (!maps) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
     /* a flat map (no positive evidence at this layer) is drawn empty: say so in its caption */
     const int flat_P = cc_map_finish(gc.maps, gc.h, gc.w, maps, panel, panel);
@@ -140,9 +139,7 @@ int cmd_figure(int argc, char **argv)
         if (k == nq) flat_PP = flat;
     }
     const char *FLAT = " (flat: no positive evidence)";
-    float *mean = maps + (size_t)K * hw, *var = mean + hw;
-    memcpy(mean, stats.mean, sizeof(float) * hw);
-    memcpy(var, stats.var, sizeof(float) * hw);
+    float *mean = stats.mean, *var = stats.var;
     cc_minmax_normalize(mean, hw, NULL);
     cc_minmax_normalize(var, hw, NULL);
     /* the picture under the maps, at panel size */

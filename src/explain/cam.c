@@ -463,8 +463,9 @@ cc_status cc_cam_contrast(cc_session *s, int layer, int output, const int *Q, in
     }
     float *seeds = malloc(sizeof(float) * (size_t)K * (size_t)C);
     if (!seeds) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
-    const float *z = s->t[output].data;
-    for (int k = 0; k < K; k++) cc_seed_contrast(seeds + (size_t)k * (size_t)C, z, (int)C, Q[k]);
+    cc_softmax(s->t[output].data, (int)C, seeds);   /* once; every seed is p - onehot(Q[k]) */
+    for (int k = 1; k < K; k++) memcpy(seeds + (size_t)k * (size_t)C, seeds, sizeof(float) * (size_t)C);
+    for (int k = 0; k < K; k++) seeds[(size_t)k * (size_t)C + (size_t)Q[k]] -= 1.0f;
     cc_status st = cc_cam_compute(s, layer, output, seeds, K, out);
     free(seeds);
     return st;
