@@ -239,7 +239,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
             psize = head + sizeof(float) * cc_packed_floats(&pk);
             p->pk = pk;
             p->packed = (float *)((char *)p + head);
-            cc_packed_weights(&pk, wt->data, p->packed);
+            cc_packed_weights(&p->pk, wt->data, p->packed);
         }
     }
     p = aligned_params(p, psize);

@@ -65,15 +65,22 @@ typedef struct cc_packed {
     int64_t M, K;
     int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 7 positions */
     int64_t rows, panels;       /* rows per panel, panels = ceil(M / rows) */
+    int finite;                 /* every packed weight is finite (cc_packed_weights) */
+    int skip_zeros;             /* set by the caller: narrow tiles skip the k whose 7 inputs are all 0 */
 } cc_packed;
 /* Plan the packing of an M x K weight matrix for outputs N positions wide;
  * returns 0 when this CPU / build has no packed kernels (or
  * CONTRASTCAM_NO_PACKED is set), so the caller keeps its BLAS path. */
 int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk);
 size_t cc_packed_floats(const cc_packed *pk);
-void cc_packed_weights(const cc_packed *pk, const float *W, float *dst);
+/* Packs W into dst; clears pk->finite when a weight is not finite. */
+void cc_packed_weights(cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
+/* C = max(col[j] - (W B)[i, j], 0): every contrast map of a pooled head at
+ * once, ReLU(p'B - B[Q]) with p'B given per column (src/explain/cam.c). */
+void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                             int64_t ldc, const float *col);
 
 /* Direct 3x3 convolution, stride 1 or 2, one group, C <= 4 input channels
  * (conv_direct.c): cc_conv_direct_ok says whether this CPU / build / shape

@@ -22,6 +22,7 @@
 #include "avx512.h"
 #include "conv_kernels.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
     if (!cc_own_kernels() || M < 1 || K < 1) return 0;
     pk->M = M;
     pk->K = K;
+    pk->finite = 1;
     if (N >= WIDE_MIN_N) {
         pk->wide = 1;
         pk->rows = M % 6 && !(M % 8) ? 8 : 6;
@@ -63,9 +65,12 @@ size_t cc_packed_floats(const cc_packed *pk)
 
 /* dst[p][k][r] = W[p*rows + r][k], zero past row M: a panel's k-th column is
  * one contiguous run, so the tiles read it with one load or broadcasts. */
-void cc_packed_weights(const cc_packed *pk, const float *W, float *dst)
+void cc_packed_weights(cc_packed *pk, const float *W, float *dst)
 {
     const int64_t R = pk->rows, K = pk->K;
+    int finite = 1;
+    for (int64_t i = 0; i < pk->M * K; i++) finite &= isfinite(W[i]) != 0;
+    if (!finite) pk->finite = 0;
 #pragma omp parallel for schedule(static) if (pk->panels * R * K >= CC_PAR_MIN)
     for (int64_t p = 0; p < pk->panels; p++)
         for (int64_t r = 0; r < R; r++) {
@@ -78,12 +83,18 @@ void cc_packed_weights(const cc_packed *pk, const float *W, float *dst)
 
 #ifdef CC_AVX512
 
+/* The all-Q epilogue (cc_packed_gemm_contrast): max(col - acc, 0), NaN -> 0. */
+static inline __attribute__((always_inline)) AVX512 __m512 contrast16(__m512 col, __m512 acc)
+{
+    return _mm512_max_ps(_mm512_sub_ps(col, acc), _mm512_setzero_ps());
+}
+
 /* Wide tile: R rows x V vectors of 16 positions, the last vector masked to
  * ncols - 16(V-1) positions.  w: the panel (K x R), b: B at the tile's first
  * column, c: C at the tile's first row and column. */
 static inline __attribute__((always_inline)) AVX512 void wide_tile(
     int R, int V, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *restrict c,
-    int64_t ldc, int mrows, int ncols, const float *bias, const cc_post *post)
+    int64_t ldc, int mrows, int ncols, const float *bias, const cc_post *post, const float *col)
 {
     __m512 acc[8][4];
     const int tail = ncols - 16 * (V - 1);
@@ -113,33 +124,42 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
         const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) {
-            const __m512 o = cc_post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
+            const __m512 o = col ? contrast16(_mm512_maskz_loadu_ps(v == V - 1 ? last : 0xffff, col + 16 * v), acc[r][v])
+                                 : cc_post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
             if (v == V - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, last, o);
             else _mm512_storeu_ps(c + r * ldc + 16 * v, o);
         }
     }
 }
 
-/* Narrow tile: V vectors of 16 channels x NR positions. */
+/* Narrow tile: V vectors of 16 channels x NR positions; with `idx`, only the
+ * K rows k = idx[0..K) of B (the others are zero across the tile).  Two cache
+ * lines from pf on are prefetched per k, up to pfn lines. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
-    int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *restrict c,
-    int64_t ldc, int mrows, const float *bias, const cc_post *post)
+    int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
+    int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias, const cc_post *post, const float *col,
+    const char *pf, int64_t pfn)
 {
     __m512 acc[4][7];
 #pragma GCC unroll 4
     for (int v = 0; v < V; v++)
 #pragma GCC unroll 7
         for (int j = 0; j < NR; j++) acc[v][j] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
+    for (int64_t j = 0; j < K; j++) {
         __m512 wv[4];
+        const int64_t k = idx ? idx[j] : j;
         const float *wk = w + k * 16 * V, *bk = b + k * ldb;
+        if (2 * j < pfn) {
+            _mm_prefetch(pf + 128 * j, _MM_HINT_T1);
+            _mm_prefetch(pf + 128 * j + 64, _MM_HINT_T1);
+        }
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wk + 16 * v);
 #pragma GCC unroll 7
-        for (int j = 0; j < NR; j++) {
-            const __m512 xj = _mm512_set1_ps(bk[j]);
+        for (int n = 0; n < NR; n++) {
+            const __m512 xn = _mm512_set1_ps(bk[n]);
 #pragma GCC unroll 4
-            for (int v = 0; v < V; v++) acc[v][j] = _mm512_fmadd_ps(wv[v], xj, acc[v][j]);
+            for (int v = 0; v < V; v++) acc[v][n] = _mm512_fmadd_ps(wv[v], xn, acc[v][n]);
         }
     }
     /* bias and activation on whole vectors, then the 16V x NR tile goes out
@@ -153,7 +173,9 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         const __mmask16 m = live >= 16 ? (__mmask16)0xffff : live <= 0 ? (__mmask16)0 : (__mmask16)((1u << live) - 1);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 7
-        for (int j = 0; j < NR; j++) _mm512_store_ps(&t[j][16 * v], cc_post16(_mm512_add_ps(acc[v][j], bv), kind, lo, hi));
+        for (int j = 0; j < NR; j++)
+            _mm512_store_ps(&t[j][16 * v], col ? contrast16(_mm512_set1_ps(col[j]), acc[v][j])
+                                               : cc_post16(_mm512_add_ps(acc[v][j], bv), kind, lo, hi));
     }
     for (int r = 0; r < mrows; r++)
 #pragma GCC unroll 7
@@ -162,9 +184,9 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
 
 /* One call per shape, so each tile is compiled with constant R, V, NR and
  * its loops fully unrolled into registers. */
-#define WIDE(R, V) wide_tile(R, V, w, b, ldb, K, c, ldc, mrows, ncols, bias, post)
+#define WIDE(R, V) wide_tile(R, V, w, b, ldb, K, c, ldc, mrows, ncols, bias, post, col)
 static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb, int64_t K, float *c, int64_t ldc,
-                             int mrows, int ncols, const float *bias, const cc_post *post)
+                             int mrows, int ncols, const float *bias, const cc_post *post, const float *col)
 {
     const int V = (ncols + 15) / 16;
     if (R == 6) {
@@ -175,15 +197,35 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 }
 #undef WIDE
 
-#define NARROW(V, NR) narrow_tile(V, NR, w, b, ldb, K, c, ldc, mrows, bias, post)
+#define NARROW(V, NR)                                                                                       \
+    do {                                                                                                    \
+        if (idx) narrow_tile(V, NR, w, b, ldb, idx, K, c, ldc, mrows, bias, post, col, pf, pfn);            \
+        else narrow_tile(V, NR, w, b, ldb, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn);               \
+    } while (0)
+/* The rows of B (K x nr from b) with a nonzero (or NaN) among their nr values,
+ * into idx; returns their number, or -1 when fewer than 1/8 are zero (the
+ * plain loop is then as fast). */
+static AVX512 int64_t zero_rows(const float *b, int64_t ldb, int64_t K, int nr, int32_t *idx)
+{
+    const __mmask16 m = cc_live16(nr);
+    int64_t n = 0;
+    for (int64_t k = 0; k < K; k++) {
+        const __m512 v = _mm512_maskz_loadu_ps(m, b + k * ldb);
+        idx[n] = (int32_t)k;
+        n += _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
+    }
+    return n * 8 > K * 7 ? -1 : n;
+}
+
 #define NARROW_ALL(V)                                                                                       \
     switch (nr) {                                                                                           \
     case 1: NARROW(V, 1); break; case 2: NARROW(V, 2); break; case 3: NARROW(V, 3); break;                  \
     case 4: NARROW(V, 4); break; case 5: NARROW(V, 5); break; case 6: NARROW(V, 6); break;                  \
     default: NARROW(V, 7); break;                                                                           \
     }
-static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, int64_t K, float *c,
-                               int64_t ldc, int mrows, const float *bias, const cc_post *post)
+static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, const int32_t *idx, int64_t K,
+                               float *c, int64_t ldc, int mrows, const float *bias, const cc_post *post, const float *col,
+                               const char *pf, int64_t pfn)
 {
     switch (V) {
     case 1: NARROW_ALL(1); break;
@@ -195,8 +237,8 @@ static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, in
 #undef NARROW_ALL
 #undef NARROW
 
-void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
-                    int64_t ldc, const float *bias, const cc_post *post)
+static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                        int64_t ldc, const float *bias, const cc_post *post, const float *col)
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
     if (pk->wide) {
@@ -215,22 +257,65 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
             for (int64_t p = p0; p < p1; p++) {
                 const int mrows = (int)(M - p * R < R ? M - p * R : R);
                 wide_call((int)R, Wp + p * R * K, B + n, ldb, K, C + p * R * ldc + n, ldc, mrows, ncols,
-                          bias ? bias + p * R : NULL, post);
+                          bias ? bias + p * R : NULL, post, col ? col + n : NULL);
             }
         }
         return;
     }
     /* tasks: (panel, 28-column chunk of 4 tiles); consecutive tasks share a
      * panel, so a thread streams each panel's weights once per chunk run */
-    const int64_t chunk = 28, nch = (N + chunk - 1) / chunk, tasks = P * nch;
-#pragma omp parallel for schedule(static) if (M * N * K >= CC_PAR_MIN)
-    for (int64_t t = 0; t < tasks; t++) {
-        const int64_t p = t / nch, c0 = (t % nch) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
-        const int mrows = (int)(M - p * R < R ? M - p * R : R);
-        for (int64_t n = c0; n < c1; n += 7)
-            narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), Wp + p * R * K, B + n, ldb, K,
-                        C + p * R * ldc + n, ldc, mrows, bias ? bias + p * R : NULL, post);
+    const int64_t chunk = 28, nch = (N + chunk - 1) / chunk, tasks = P * nch, ntiles = (N + 6) / 7;
+    /* Zero inputs: after a ReLU most inputs can be exactly 0 (the last layer of
+     * a trained MobileNetV2: 85%, and 60% of its (k, 7-position) runs are all
+     * zero).  Such a k adds w * 0 = +-0 to every sum of the tile, which leaves
+     * the sum unchanged, so a tile may skip it: the same bits, less work.
+     * Only with finite weights (inf * 0 is NaN); a tile with few zero rows
+     * keeps the plain loop.  list[t]: the k of tile t (columns 7t..7t+6) to
+     * add, cnt[t] of them, or -1 for all. */
+    int32_t *list = pk->skip_zeros && pk->finite && K <= INT32_MAX ? malloc(sizeof(int32_t) * (size_t)(ntiles * K)) : NULL;
+    int64_t *cnt = list ? malloc(sizeof(int64_t) * (size_t)ntiles) : NULL;
+    if (!cnt) free(list), list = NULL;
+#pragma omp parallel if (M * N * K >= CC_PAR_MIN)
+    {
+        if (list) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < ntiles; t++) {
+                const int nr = (int)(N - 7 * t < 7 ? N - 7 * t : 7);
+                cnt[t] = zero_rows(B + 7 * t, ldb, K, nr, list + t * K);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t p = t / nch, c0 = (t % nch) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
+            const int mrows = (int)(M - p * R < R ? M - p * R : R);
+            /* the next panel's weights into L2 while this one computes: the
+             * first tile through a panel would otherwise wait on memory (an
+             * all-Q classifier, 5 MB, is not in any cache after the forward) */
+            const int64_t nt = (c1 - c0 + 6) / 7, lines = p + 1 < P ? R * K * 4 / 64 : 0;
+            const char *pf = (const char *)(Wp + (p + 1) * R * K);
+            for (int64_t n = c0, i = 0; n < c1; n += 7, i++) {
+                const int64_t nk = list ? cnt[n / 7] : -1;
+                const int64_t l0 = lines * i / nt, l1 = lines * (i + 1) / nt;
+                narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), Wp + p * R * K, B + n, ldb,
+                            nk >= 0 ? list + n / 7 * K : NULL, nk >= 0 ? nk : K, C + p * R * ldc + n, ldc, mrows,
+                            bias ? bias + p * R : NULL, post, col ? col + n : NULL, pf + 64 * l0, l1 - l0);
+            }
+        }
     }
+    free(list);
+    free(cnt);
+}
+
+void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                    int64_t ldc, const float *bias, const cc_post *post)
+{
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL);
+}
+
+void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                             int64_t ldc, const float *col)
+{
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col);
 }
 
 #else
@@ -239,6 +324,12 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
                     int64_t ldc, const float *bias, const cc_post *post)
 {
     (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)bias; (void)post;
+}
+
+void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                             int64_t ldc, const float *col)
+{
+    (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)col;
 }
 
 #endif

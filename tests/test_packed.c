@@ -1,0 +1,108 @@
+/* The packed-weight products (src/ops/conv_packed.c) on their own, on both tile
+ * shapes (narrow: N < 784, wide: N >= 784), partial panels and partial tiles:
+ *   - against a double-precision reference (relative to the sum of |terms|);
+ *   - skipping the k whose inputs are all zero in a tile (skip_zeros) gives the
+ *     same bits as not skipping, on inputs with ReLU-like zeros (-0 among them)
+ *     and whole zero rows;
+ *   - a non-finite weight turns the skipping off (inf * 0 must stay NaN);
+ *   - the all-Q epilogue max(col - WB, 0) (cc_packed_gemm_contrast) equals the
+ *     plain product followed by the same expression in C, bit for bit, NaN -> 0.
+ * Exit 77 where the kernels are not built or the CPU lacks AVX-512. */
+#include "check.h"
+#include "ops/conv_kernels.h"
+
+#include <string.h>
+
+static unsigned rs = 2024;
+static float frand(void)
+{
+    rs = rs * 1103515245u + 12345u;
+    return (float)((rs >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    return !memcmp(a, b, sizeof(float) * n);
+}
+
+int main(void)
+{
+    static const int64_t shapes[][3] = {
+        /* M, K, N */
+        { 1000, 1280, 49 }, { 48, 64, 25 }, { 17, 33, 7 }, { 130, 96, 13 }, { 64, 300, 196 },
+        { 33, 40, 1 }, { 96, 50, 784 }, { 10, 24, 800 }, { 1, 5, 3 },
+    };
+    cc_packed probe;
+    if (!cc_packed_plan(16, 16, 49, &probe)) {
+        printf("SKIP: no packed kernels in this build or CPU\n");
+        return 77;
+    }
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        float *W = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+        float *C0 = malloc(sizeof(float) * (size_t)(M * N)), *C1 = malloc(sizeof(float) * (size_t)(M * N));
+        float *C2 = malloc(sizeof(float) * (size_t)(M * N)), *col = malloc(sizeof(float) * (size_t)N);
+        double *ref = malloc(sizeof(double) * (size_t)(M * N)), *mag = malloc(sizeof(double) * (size_t)(M * N));
+        for (int64_t i = 0; i < M * K; i++) W[i] = frand();
+        /* ReLU-like inputs: about 70% zeros (some -0), every 5th row all zero,
+         * and a run of rows zero only in the first 7 columns */
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t n = 0; n < N; n++) {
+                float v = frand();
+                B[k * N + n] = k % 5 == 3 || (k % 7 == 1 && n < 7) ? (k & 1 ? -0.0f : 0.0f) : v > 0.4f ? v : 0.0f;
+            }
+        for (int64_t n = 0; n < N; n++) col[n] = n % 11 == 4 ? NAN : frand();
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double s = 0, a = 0;
+                for (int64_t k = 0; k < K; k++) s += (double)W[m * K + k] * B[k * N + n], a += fabs((double)W[m * K + k] * B[k * N + n]);
+                ref[m * N + n] = s, mag[m * N + n] = a;
+            }
+        cc_packed pk;
+        CHECK(cc_packed_plan(M, K, N, &pk), "plan %lld x %lld x %lld", (long long)M, (long long)K, (long long)N);
+        float *Wp = malloc(sizeof(float) * cc_packed_floats(&pk) + 64);
+        cc_packed_weights(&pk, W, Wp);
+        CHECK(pk.finite, "finite weights flagged finite");
+
+        pk.skip_zeros = 0;
+        cc_packed_gemm(&pk, Wp, B, N, N, C0, N, NULL, NULL);
+        double worst = 0;
+        for (int64_t i = 0; i < M * N; i++) {
+            double e = fabs(C0[i] - ref[i]) / (mag[i] + 1e-30);
+            if (!(e <= worst)) worst = e;
+        }
+        CHECK(worst <= 1e-5, "%lldx%lldx%lld (%s): vs double reference, relative %.3g", (long long)M, (long long)K,
+              (long long)N, pk.wide ? "wide" : "narrow", worst);
+
+        pk.skip_zeros = 1;
+        cc_packed_gemm(&pk, Wp, B, N, N, C1, N, NULL, NULL);
+        CHECK(same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: skipping zero inputs changes no bit", (long long)M,
+              (long long)K, (long long)N);
+
+        /* the epilogue: max(col - WB, 0) with NaN -> 0, as cam.c's separate pass wrote it */
+        cc_packed_gemm_contrast(&pk, Wp, B, N, N, C2, N, col);
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                float v = col[n] - C0[m * N + n];
+                C1[m * N + n] = isgreater(v, 0.0f) ? v : 0.0f;
+            }
+        CHECK(same_bits(C1, C2, (size_t)(M * N)), "%lldx%lldx%lld: contrast epilogue = product then max(col - c, 0)",
+              (long long)M, (long long)K, (long long)N);
+
+        /* one infinite weight: the skipping must not hide inf * 0 = NaN */
+        W[(M - 1) * K + 3] = INFINITY;   /* row 3 of B is all zero */
+        cc_packed_plan(M, K, N, &pk);
+        cc_packed_weights(&pk, W, Wp);
+        CHECK(!pk.finite, "an infinite weight clears the finite flag");
+        pk.skip_zeros = 0;
+        cc_packed_gemm(&pk, Wp, B, N, N, C0, N, NULL, NULL);
+        pk.skip_zeros = 1;
+        cc_packed_gemm(&pk, Wp, B, N, N, C1, N, NULL, NULL);
+        int nan = 0;
+        for (int64_t n = 0; n < N; n++) nan += isnan(C0[(M - 1) * N + n]);
+        CHECK(nan > 0 && same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: inf * 0 stays NaN (%d NaN outputs)",
+              (long long)M, (long long)K, (long long)N, nan);
+        free(W), free(B), free(C0), free(C1), free(C2), free(col), free(ref), free(mag), free(Wp);
+    }
+    return check_exit();
+}
