@@ -315,9 +315,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: unknown mode %s\n", mode);
         return 2;
     }
-    /* one explanation: its seed's softmax pull-back is formed in the forward,
-     * as `explain --contrast` does (BENCH_NO_TAP=1: without, for A/B) */
-    if (is_one && !getenv("BENCH_NO_TAP") && (st = cc_session_prepare_contrast(s, outp)))
+    /* explanations: the softmax pull-back of their seeds is formed in the
+     * forward, as `explain` does (BENCH_NO_TAP=1: without, for A/B) */
+    if ((is_one || is_all) && !getenv("BENCH_NO_TAP") && (st = cc_session_prepare_contrast(s, outp)))
         die("prepare", st, cc_session_errmsg(s));
     int K = is_all || is_bwd ? C : 1;
     float *seeds = malloc(sizeof(float) * (size_t)C * (size_t)C);
@@ -433,13 +433,12 @@ int main(int argc, char **argv)
                  * weights in one evaluation, the contrasts algebraically, every map as one
                  * product, then mean, variance and RMS distances at the input size */
                 double t0 = now_ms();
-                cc_softmax(z, C, p);
                 cc_seed_class(seeds, C, P);
                 st = cc_cam_compute(s, layer, outp, seeds, 1, &gc);
                 if (st) die("gradcam", st, cc_session_errmsg(s));
                 cc_map_finish(gc.maps, gc.h, gc.w, map01, H, W);
                 double t1 = now_ms();
-                st = cc_cam_contrast_all_maps(s, layer, outp, p, &cam);
+                st = cc_cam_contrast_all_maps(s, layer, outp, NULL, &cam);   /* p = softmax(z) */
                 if (st) die("contrast all", st, cc_session_errmsg(s));
                 double t2 = now_ms();
                 order = cc_cam_last_order(s);

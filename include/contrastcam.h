@@ -163,7 +163,9 @@ cc_status cc_cam_class_weights(cc_session *s, int layer, int output, float *G);
 void cc_contrast_weights(const float *G, const float *p, int C, int channels, float *alpha);
 /* Every contrast Q = 0..C-1 at once ("why P, rather than Q?" for all Q; the seed
  * of Q is p - onehot(Q), p = softmax(z)): cc_cam_class_weights, the contrast
- * weights in place, and all C maps as one product (out: K = C). */
+ * weights in place, and all C maps as one product (out: K = C).  p = NULL:
+ * softmax(z) of the output's value (on a pooled head prepared with
+ * cc_session_prepare_contrast, from the forward's W' softmax(z): the fastest). */
 cc_status cc_cam_contrast_all(cc_session *s, int layer, int output, const float *p, cc_cam *out);
 /* The same maps without the C x channels contrast weights (out->alpha is NULL):
  * what the summary of every contrast needs.  On a pooled head (global average

@@ -159,6 +159,34 @@ int main(int argc, char **argv)
     cc_cam_free(&lib);
     cc_cam_free(&libm);
 
+    /* p = NULL: the softmax of the output; on a prepared pooled head p'B then
+     * comes from the forward's W' softmax(z) and the product stores the maps */
+    {
+        cc_cam ln, lnm;
+        if ((st = cc_cam_contrast_all(s, layer, out, NULL, &ln))) { fprintf(stderr, "contrast all: %s\n", cc_session_errmsg(s)); return 1; }
+        int pull = s->cam_pullback;
+        if ((st = cc_cam_contrast_all_maps(s, layer, out, NULL, &lnm))) { fprintf(stderr, "contrast all: %s\n", cc_session_errmsg(s)); return 1; }
+        pull = pull && s->cam_pullback;
+        double dn = 0, dnm = 0, dna = 0;
+        for (size_t i = 0; i < (size_t)C * (size_t)hw; i++) {
+            double e = fabs((double)ln.maps[i] - all.maps[i]), f = fabs((double)lnm.maps[i] - all.maps[i]);
+            if (!(e <= dn)) dn = e;
+            if (!(f <= dnm)) dnm = f;
+        }
+        for (size_t i = 0; i < (size_t)C * (size_t)ch; i++) {
+            double e = fabs((double)ln.alpha[i] - alpha[i]);
+            if (!(e <= dna)) dna = e;
+        }
+        printf("     p = NULL: %s\n", pull ? "p'B from the forward's softmax pull-back" : "the softmax computed");
+        check(ln.K == C && lnm.K == C && !lnm.alpha, "p = NULL: shapes", 0, 0);
+        check(dn <= 1e-5 * mscale, "cc_cam_contrast_all, p = NULL: maps vs composed (relative)", dn / mscale, 1e-5);
+        check(dnm <= 1e-5 * mscale, "cc_cam_contrast_all_maps, p = NULL: maps vs composed (relative)", dnm / mscale, 1e-5);
+        check(dna <= 1e-5 * amax, "cc_cam_contrast_all, p = NULL: weights (relative)", dna / amax, 1e-5);
+        if (getenv("CC_EXPECT_PULLBACK")) check(pull, "all-Q with p = NULL took the softmax pull-back", pull, 1);
+        cc_cam_free(&ln);
+        cc_cam_free(&lnm);
+    }
+
     /* one seed in the default order (on a pooled head: the seed times the
      * classifier's weights, skipping zero seeds) against the batched backward:
      * Grad-CAM(P) (one nonzero seed) and the contrast with the runner-up (dense) */

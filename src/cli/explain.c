@@ -212,7 +212,8 @@ static int explain_one(const cli_opts *o, cli_run *r, int layer, const char *dir
          * and mean / variance / distances from the layer-resolution maps */
         skip = calloc((size_t)C, 1);
         if (!skip) { rc = cli_fail(EXIT_INTERNAL, "out of memory"); goto done; }
-        if ((st = cc_cam_contrast_all_maps(r->s, layer, r->output, r->prob, &allc))) { rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s)); goto done; }
+        /* p = NULL: softmax(z), from the forward's pull-back where the head allows */
+        if ((st = cc_cam_contrast_all_maps(r->s, layer, r->output, NULL, &allc))) { rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r->s)); goto done; }
         all_order = cc_cam_last_order(r->s);
         skip[P] = 1;
         if ((st = cc_map_stats_compute(allc.maps, C, allc.h, allc.w, cam.maps, skip, H, W, &stats))) {

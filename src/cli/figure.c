@@ -119,7 +119,7 @@ int cmd_figure(int argc, char **argv)
     skip[P] = 1;
     if ((st = cc_cam_compute(r.s, layer, r.output, seeds, 1, &gc)) ||
         (st = cc_cam_contrast(r.s, layer, r.output, qs, nq + 1, &cam)) ||
-        (st = cc_cam_contrast_all_maps(r.s, layer, r.output, r.prob, &all))) {
+        (st = cc_cam_contrast_all_maps(r.s, layer, r.output, NULL, &all))) {   /* p = softmax(z) */
         rc = cli_fail(cli_status_exit(st), "%s", cc_session_errmsg(r.s));
         goto done;
     }

@@ -264,6 +264,8 @@ static const struct cc_head_pack *head_pack(cc_session *s, const float *W, const
         s->head_pack = NULL;
         return NULL;   /* no packed kernels here (or no memory for them): BLAS */
     }
+    /* A is the layer after its activation, mostly zeros in a trained network */
+    hp->pk.skip_zeros = 1;
     for (int64_t c = 0; c < C; c++)
         for (int64_t k = 0; k < ch; k++) Wd[c * ch + k] = W[c * ch + k] * d[k];
     cc_packed_weights(&hp->pk, Wd, hp->w);
@@ -279,9 +281,13 @@ static const struct cc_head_pack *head_pack(cc_session *s, const float *W, const
  * contrast map of Q is ReLU(p'B - B[Q]).  Neither G nor the C x channels
  * contrast weights are needed for the maps (for MobileNetV2 four passes over
  * 5 MB fewer); they are formed only when asked for.  W diag(d) is packed once
- * per session (head_pack); without packed kernels, d scales A instead. */
-static cc_status head_contrast_all(cc_session *s, int layer, const float *W, const float *d, const float *p, int C,
-                                   int want_alpha, cc_cam *out)
+ * per session (head_pack); without packed kernels, d scales A instead.
+ * p'B = (d * W'p)'A: with u = W'p from the forward (the softmax tap) it is one
+ * pass over A, known before B, so the product's tiles store ReLU(p'B - B[Q])
+ * directly; otherwise p'B is summed from B afterwards (p: the probabilities,
+ * not read when u is given). */
+static cc_status head_contrast_all(cc_session *s, int layer, const float *W, const float *d, const float *p,
+                                   const float *u, int C, int want_alpha, cc_cam *out)
 {
     const cc_tensor *t = &s->t[layer];
     const int ch = (int)t->dims[1], hw = (int)(t->dims[2] * t->dims[3]);
@@ -291,54 +297,75 @@ static cc_status head_contrast_all(cc_session *s, int layer, const float *W, con
     out->w = (int)t->dims[3];
     out->maps = malloc(sizeof(float) * (size_t)C * (size_t)hw);
     double *pb = malloc(sizeof(double) * (size_t)hw);
+    float *pbf = malloc(sizeof(float) * (size_t)hw);
     if (want_alpha) out->alpha = malloc(sizeof(float) * (size_t)C * (size_t)ch);
-    if (!out->maps || !pb || (want_alpha && !out->alpha)) {
-        free(pb);
+    if (!out->maps || !pb || !pbf || (want_alpha && !out->alpha)) {
+        free(pb), free(pbf);
         cc_cam_free(out);
         return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
     }
     const float *A = t->data;
     const struct cc_head_pack *hp = head_pack(s, W, d, C, ch, hw);
-    if (hp) {
-        int thr = cc_threads_begin();
-        cc_packed_gemm(&hp->pk, hp->w, A, hw, hw, out->maps, hw, NULL, cc_ctx_post(NULL));
-        cc_threads_end(thr);
+    int thr = cc_threads_begin();
+    if (u) {
+        /* p'B[i] = sum_k d[k] u[k] A[k, i], in double, channel by channel */
+        for (int i = 0; i < hw; i++) pb[i] = 0;
+        for (int k = 0; k < ch; k++) {
+            const double du = (double)d[k] * u[k];
+            const float *ak = A + (size_t)k * (size_t)hw;
+            for (int i = 0; i < hw; i++) pb[i] += du * ak[i];
+        }
+        for (int i = 0; i < hw; i++) pbf[i] = (float)pb[i];
+    }
+    if (hp && u) {
+        cc_packed_gemm_contrast(&hp->pk, hp->w, A, hw, hw, out->maps, hw, pbf);
     } else {
-        float *Ad = malloc(sizeof(float) * (size_t)ch * (size_t)hw);
-        if (!Ad) {
-            free(pb);
+        if (hp) {
+            cc_packed_gemm(&hp->pk, hp->w, A, hw, hw, out->maps, hw, NULL, cc_ctx_post(NULL));
+        } else {
+            float *Ad = malloc(sizeof(float) * (size_t)ch * (size_t)hw);
+            if (!Ad) {
+                cc_threads_end(thr);
+                free(pb), free(pbf);
+                cc_cam_free(out);
+                return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+            }
+            for (int k = 0; k < ch; k++)
+                for (int i = 0; i < hw; i++) Ad[(size_t)k * (size_t)hw + (size_t)i] = d[k] * A[(size_t)k * (size_t)hw + (size_t)i];
+            maps_product(W, Ad, C, ch, hw, out->maps, 1);
+            free(Ad);
+        }
+        if (!u) {
+            /* p'B in double, class by class: the same sum whatever the thread count */
+            for (int i = 0; i < hw; i++) pb[i] = 0;
+            for (int c = 0; c < C; c++) {
+                const float *bc = out->maps + (size_t)c * (size_t)hw;
+                for (int i = 0; i < hw; i++) pb[i] += (double)p[c] * bc[i];
+            }
+            for (int i = 0; i < hw; i++) pbf[i] = (float)pb[i];
+        }
+#pragma omp parallel for schedule(static) if ((int64_t)C * hw >= CC_PAR_MIN)
+        for (int c = 0; c < C; c++) {
+            float *bc = out->maps + (size_t)c * (size_t)hw;
+#pragma omp simd
+            for (int i = 0; i < hw; i++) {
+                float v = pbf[i] - bc[i];
+                bc[i] = isgreater(v, 0.0f) ? v : 0.0f;   /* v > 0 ? v : 0, as a quiet comparison: it vectorises */
+            }
+        }
+    }
+    free(pb);
+    free(pbf);
+    if (want_alpha) {
+        /* alpha[Q] = pg - W[Q] * d with pg = d * (W'p) = d * u */
+        float *pg = malloc(sizeof(float) * (size_t)ch);
+        if (!pg) {
+            cc_threads_end(thr);
             cc_cam_free(out);
             return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
         }
-        for (int k = 0; k < ch; k++)
-            for (int i = 0; i < hw; i++) Ad[(size_t)k * (size_t)hw + (size_t)i] = d[k] * A[(size_t)k * (size_t)hw + (size_t)i];
-        maps_product(W, Ad, C, ch, hw, out->maps, 1);
-        free(Ad);
-    }
-    /* p'B in double, class by class: the same sum whatever the thread count */
-    for (int i = 0; i < hw; i++) pb[i] = 0;
-    for (int c = 0; c < C; c++) {
-        const float *bc = out->maps + (size_t)c * (size_t)hw;
-        for (int i = 0; i < hw; i++) pb[i] += (double)p[c] * bc[i];
-    }
-    int thr = cc_threads_begin();
-#pragma omp parallel for schedule(static) if ((int64_t)C * hw >= CC_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        float *bc = out->maps + (size_t)c * (size_t)hw;
-#pragma omp simd
-        for (int i = 0; i < hw; i++) {
-            float v = (float)(pb[i] - (double)bc[i]);
-            bc[i] = isgreater(v, 0.0f) ? v : 0.0f;   /* v > 0 ? v : 0, as a quiet comparison: it vectorises */
-        }
-    }
-    cc_threads_end(thr);
-    free(pb);
-    if (want_alpha) {
-        /* alpha[Q] = pg - W[Q] * d with pg = d * (W'p) */
-        float *pg = malloc(sizeof(float) * (size_t)ch);
-        if (!pg) { cc_cam_free(out); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
-        thr = cc_threads_begin();
-        cblas_sgemv(CblasRowMajor, CblasTrans, C, ch, 1.0f, W, ch, p, 1, 0.0f, pg, 1);
+        if (u) memcpy(pg, u, sizeof(float) * (size_t)ch);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, C, ch, 1.0f, W, ch, p, 1, 0.0f, pg, 1);
         for (int k = 0; k < ch; k++) pg[k] *= d[k];
 #pragma omp parallel for schedule(static) if ((int64_t)C * ch >= ((int64_t)1 << 18))
         for (int q = 0; q < C; q++) {
@@ -347,10 +374,18 @@ static cc_status head_contrast_all(cc_session *s, int layer, const float *W, con
 #pragma omp simd
             for (int k = 0; k < ch; k++) a[k] = pg[k] - w[k] * d[k];
         }
-        cc_threads_end(thr);
         free(pg);
     }
+    cc_threads_end(thr);
     return CC_OK;
+}
+
+/* softmax(z) of the output (a new buffer), or NULL when out of memory. */
+static float *softmax_of(cc_session *s, int output)
+{
+    float *p = malloc(sizeof(float) * (size_t)s->t[output].numel);
+    if (p) cc_softmax(s->t[output].data, (int)s->t[output].numel, p);
+    return p;
 }
 
 static cc_status contrast_all(cc_session *s, int layer, int output, const float *p, int want_alpha, cc_cam *out)
@@ -358,31 +393,42 @@ static cc_status contrast_all(cc_session *s, int layer, int output, const float 
     memset(out, 0, sizeof *out);
     if (!cc_is_spatial_layer(s->m, layer))
         return cc_session_fail(s, CC_ERR_ARG, "the target layer must be a [1, C, h, w] activation with spatial extent");
-    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT || !p)
+    if (output < 0 || output >= s->m->g.n_tensors || s->t[output].dtype != CC_DT_FLOAT)
         return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
     int64_t C = s->t[output].numel;
     int ch = (int)s->t[layer].dims[1];
     if (C < 1 || C > (1 << 24)) return cc_session_fail(s, CC_ERR_ARG, "the output is too large for one weight row per class");
     if (!s->forwarded) return cc_session_fail(s, CC_ERR_ARG, "run forward first");
+    s->cam_pullback = 0;
+    float *pown = NULL;
+    cc_status st = CC_OK;
     if (s->cam_order != CC_CAM_BACKWARD) {
         float *d = malloc(sizeof(float) * (size_t)ch);
         const float *W = NULL;
         int rc = d ? cc_proj_head(s, layer, output, &W, d) : CC_ERR_NOMEM;
         if (rc == CC_OK) {
             s->cam_last = CC_CAM_PROJECTED;
-            cc_status st = head_contrast_all(s, layer, W, d, p, (int)C, want_alpha, out);
+            /* p = softmax(z) asked for, and the forward formed W' softmax(z) */
+            const float *u = !p && s->tap.done && s->tap_output == output && s->tap.w == W && s->tap.k == ch &&
+                                     s->tap.n == C ? s->tap.u : NULL;
+            if (!u && !p && !(p = pown = softmax_of(s, output))) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+            if (!st) st = head_contrast_all(s, layer, W, d, p, u, (int)C, want_alpha, out);
+            s->cam_pullback = u && !st;
             free(d);
+            free(pown);
             return st;
         }
         free(d);
         if (rc > 0) return cc_session_fail(s, rc, "out of memory");
     }
+    if (!p && !(p = pown = softmax_of(s, output))) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
     /* G in the buffer that becomes alpha: alpha[Q] = p.G - G[Q], in place */
     float *a = malloc(sizeof(float) * (size_t)C * (size_t)ch);
-    if (!a) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
-    cc_status st = cc_cam_class_weights(s, layer, output, a);
+    if (!a) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    if (!st) st = cc_cam_class_weights(s, layer, output, a);
+    if (!st && contrast_weights(a, p, (int)C, ch, a)) st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+    free(pown);
     if (st) { free(a); return st; }
-    if (contrast_weights(a, p, (int)C, ch, a)) { free(a); return cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); }
     st = cam_maps(s, layer, NULL, a, (int)C, out);
     if (st == CC_OK && !want_alpha) {
         free(out->alpha);
