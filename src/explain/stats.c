@@ -375,9 +375,13 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
             }
         }
     /* per output pixel: mean and variance from the four taps, separably: first
-     * along x for every layer row (and row offset dy of the pair products) ... */
-    for (int i = 0; i < h; i++)
-        for (int x = 0; x < ow; x++) {
+     * along x for every layer row (and row offset dy of the pair products) ...
+     * (both passes in one parallel region: the threads wait once between them) */
+#pragma omp parallel if (HW >= PAR_MIN)
+    {
+#pragma omp for schedule(static)
+        for (int t = 0; t < h * ow; t++) {
+            const int i = t / ow, x = t % ow;
             const cc_tap *X = &tx[x];
             int ix[2] = { X->i0, X->i1 };
             double wx[2] = { X->l0, X->l1 };
@@ -390,38 +394,38 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
                     for (int b2 = 0; b2 < 2; b2++)
                         r2[dy] += wx[b] * wx[b2] * S2[k * NOFF + (size_t)(dy * 3 + (ix[b2] - ix[b] + 1))];
             }
-            size_t o = (size_t)i * (size_t)ow + (size_t)x;
-            R1[o] = r1;
-            Rc[o] = rc;
+            R1[t] = r1;
+            Rc[t] = rc;
             for (int dy = 0; dy < 3; dy++) R2[((size_t)i * 3 + (size_t)dy) * (size_t)ow + (size_t)x] = r2[dy];
         }
-    /* ... then along y, a whole picture row at a time */
-#pragma omp parallel for schedule(static) if (HW >= PAR_MIN)
-    for (int y = 0; y < oh; y++) {
-        const cc_tap *Y = &ty[y];
-        const int i0 = Y->i0, i1 = Y->i1;
-        const double w0 = Y->l0, w1 = Y->l1;
-        const double *restrict a1 = R1 + (size_t)i0 * (size_t)ow, *restrict b1 = R1 + (size_t)i1 * (size_t)ow;
-        const double *restrict ac = Rc + (size_t)i0 * (size_t)ow, *restrict bc = Rc + (size_t)i1 * (size_t)ow;
-        /* R2 rows: (row i0, offset i0 - i0 + 1), (i0, i1 - i0 + 1), (i1, i0 - i1 + 1), (i1, i1 - i1 + 1) */
-        const double *restrict p00 = R2 + ((size_t)i0 * 3 + 1) * (size_t)ow;
-        const double *restrict p01 = R2 + ((size_t)i0 * 3 + (size_t)(i1 - i0 + 1)) * (size_t)ow;
-        const double *restrict p10 = R2 + ((size_t)i1 * 3 + (size_t)(i0 - i1 + 1)) * (size_t)ow;
-        const double *restrict p11 = R2 + ((size_t)i1 * 3 + 1) * (size_t)ow;
-        float *restrict mo = out->mean + (size_t)y * (size_t)ow, *restrict vo = out->var + (size_t)y * (size_t)ow;
-        if (N == 0) {
-            memset(mo, 0, sizeof(float) * (size_t)ow);
-            memset(vo, 0, sizeof(float) * (size_t)ow);
-            continue;
-        }
+        /* ... then along y, a whole picture row at a time */
+#pragma omp for schedule(static)
+        for (int y = 0; y < oh; y++) {
+            const cc_tap *Y = &ty[y];
+            const int i0 = Y->i0, i1 = Y->i1;
+            const double w0 = Y->l0, w1 = Y->l1;
+            const double *restrict a1 = R1 + (size_t)i0 * (size_t)ow, *restrict b1 = R1 + (size_t)i1 * (size_t)ow;
+            const double *restrict ac = Rc + (size_t)i0 * (size_t)ow, *restrict bc = Rc + (size_t)i1 * (size_t)ow;
+            /* R2 rows: (row i0, offset i0 - i0 + 1), (i0, i1 - i0 + 1), (i1, i0 - i1 + 1), (i1, i1 - i1 + 1) */
+            const double *restrict p00 = R2 + ((size_t)i0 * 3 + 1) * (size_t)ow;
+            const double *restrict p01 = R2 + ((size_t)i0 * 3 + (size_t)(i1 - i0 + 1)) * (size_t)ow;
+            const double *restrict p10 = R2 + ((size_t)i1 * 3 + (size_t)(i0 - i1 + 1)) * (size_t)ow;
+            const double *restrict p11 = R2 + ((size_t)i1 * 3 + 1) * (size_t)ow;
+            float *restrict mo = out->mean + (size_t)y * (size_t)ow, *restrict vo = out->var + (size_t)y * (size_t)ow;
+            if (N == 0) {
+                memset(mo, 0, sizeof(float) * (size_t)ow);
+                memset(vo, 0, sizeof(float) * (size_t)ow);
+                continue;
+            }
 #pragma omp simd
-        for (int x = 0; x < ow; x++) {
-            double um = w0 * a1[x] + w1 * b1[x], uc = w0 * ac[x] + w1 * bc[x];
-            double q2 = w0 * w0 * p00[x] + w0 * w1 * p01[x] + w1 * w0 * p10[x] + w1 * w1 * p11[x];
-            double mean = (um - sc) / N, e2 = (q2 - 2 * uc + sc2) / N, var = e2 - mean * mean;
-            const float vf = (float)var;
-            mo[x] = (float)mean;
-            vo[x] = isgreater(vf, 0.0f) ? vf : 0.0f;   /* (float)(var > 0 ? var : 0), and it vectorises */
+            for (int x = 0; x < ow; x++) {
+                double um = w0 * a1[x] + w1 * b1[x], uc = w0 * ac[x] + w1 * bc[x];
+                double q2 = w0 * w0 * p00[x] + w0 * w1 * p01[x] + w1 * w0 * p10[x] + w1 * w1 * p11[x];
+                double mean = (um - sc) / N, e2 = (q2 - 2 * uc + sc2) / N, var = e2 - mean * mean;
+                const float vf = (float)var;
+                mo[x] = (float)mean;
+                vo[x] = isgreater(vf, 0.0f) ? vf : 0.0f;   /* (float)(var > 0 ? var : 0), and it vectorises */
+            }
         }
     }
 
