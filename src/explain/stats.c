@@ -115,10 +115,23 @@ static void block_norm(const geom *g, const float *const src[QB], scratch *sc, d
     float lo[QB], hi[QB];
     double rd[QB];   /* 1 / range: a division per lane, not per pixel */
     double fs[QB];   /* sum of x - x: 0 exactly when every value is finite */
+    int full = 1;
     for (int l = 0; l < QB; l++) {
         lo[l] = INFINITY, hi[l] = -INFINITY, fs[l] = 0;
-        const float *m = src[l];
-        for (size_t k = 0; k < g->hw; k++) X[g->pix[k] * QB + (size_t)l] = m ? m[k] : 0.0f;
+        full &= src[l] != NULL;
+    }
+    if (full) {
+        /* pixel by pixel: eight loads from lines already in L1, one store */
+        for (size_t k = 0; k < g->hw; k++) {
+            double *restrict x = X + g->pix[k] * QB;
+#pragma omp simd
+            for (int l = 0; l < QB; l++) x[l] = src[l][k];
+        }
+    } else {
+        for (int l = 0; l < QB; l++) {
+            const float *m = src[l];
+            for (size_t k = 0; k < g->hw; k++) X[g->pix[k] * QB + (size_t)l] = m ? m[k] : 0.0f;
+        }
     }
     for (size_t k = 0; k < g->hw; k++) {
         const double *restrict x = X + g->pix[k] * QB;
