@@ -275,6 +275,22 @@ static const struct cc_head_pack *head_pack(cc_session *s, const float *W, const
     return hp;
 }
 
+/* p'B[i] = sum_k d[k] u[k] A[k, i] (A: ch x hw), in double, channel by channel;
+ * pbf: the same rounded to float. */
+CC_HOT_CLONES
+static void pull_back_map(const float *A, const float *d, const float *u, int ch, int hw, double *restrict pb,
+                          float *restrict pbf)
+{
+    for (int i = 0; i < hw; i++) pb[i] = 0;
+    for (int k = 0; k < ch; k++) {
+        const double du = (double)d[k] * u[k];
+        const float *restrict ak = A + (size_t)k * (size_t)hw;
+#pragma omp simd
+        for (int i = 0; i < hw; i++) pb[i] += du * ak[i];
+    }
+    for (int i = 0; i < hw; i++) pbf[i] = (float)pb[i];
+}
+
 /* Every contrast on a pooled head (G[c] = W[c] * d, cc_proj_head), straight
  * from the model's weights W: B = (W diag(d)) A holds every class's Grad-CAM
  * map before the ReLU (B[c] = G[c] A), and since alpha(Q) = p.G - G[Q] the
@@ -307,16 +323,7 @@ static cc_status head_contrast_all(cc_session *s, int layer, const float *W, con
     const float *A = t->data;
     const struct cc_head_pack *hp = head_pack(s, W, d, C, ch, hw);
     int thr = cc_threads_begin();
-    if (u) {
-        /* p'B[i] = sum_k d[k] u[k] A[k, i], in double, channel by channel */
-        for (int i = 0; i < hw; i++) pb[i] = 0;
-        for (int k = 0; k < ch; k++) {
-            const double du = (double)d[k] * u[k];
-            const float *ak = A + (size_t)k * (size_t)hw;
-            for (int i = 0; i < hw; i++) pb[i] += du * ak[i];
-        }
-        for (int i = 0; i < hw; i++) pbf[i] = (float)pb[i];
-    }
+    if (u) pull_back_map(A, d, u, ch, hw, pb, pbf);
     if (hp && u) {
         cc_packed_gemm_contrast(&hp->pk, hp->w, A, hw, hw, out->maps, hw, pbf);
     } else {
