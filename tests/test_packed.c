@@ -7,10 +7,15 @@
  *   - a non-finite weight turns the skipping off (inf * 0 must stay NaN);
  *   - the all-Q epilogue max(col - WB, 0) (cc_packed_gemm_contrast) equals the
  *     plain product followed by the same expression in C, bit for bit, NaN -> 0.
+ * And the classifier's one-row product over packed rows (cc_gemv_packed, the
+ * forward's Gemm with transB on one image) against the row-major kernel
+ * (cc_gemv_rows): the outputs and the softmax pull-back u = W' softmax(y),
+ * the same bits at 1 and 2 threads, NaN carried into u.
  * Exit 77 where the kernels are not built or the CPU lacks AVX-512. */
 #include "check.h"
 #include "ops/conv_kernels.h"
 
+#include <omp.h>
 #include <string.h>
 
 static unsigned rs = 2024;
@@ -103,6 +108,58 @@ int main(void)
         CHECK(nan > 0 && same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: inf * 0 stays NaN (%d NaN outputs)",
               (long long)M, (long long)K, (long long)N, nan);
         free(W), free(B), free(C0), free(C1), free(C2), free(col), free(ref), free(mag), free(Wp);
+    }
+
+    /* cc_gemv_packed: n rows of k (partial panels, k not a multiple of 4, fewer panels than runs) */
+    static const int64_t gshapes[][2] = { { 1000, 1280 }, { 10, 7 }, { 100, 33 }, { 17, 1 }, { 64, 256 } };
+    for (size_t si = 0; si < sizeof gshapes / sizeof gshapes[0]; si++) {
+        const int64_t n = gshapes[si][0], k = gshapes[si][1];
+        float *W = malloc(sizeof(float) * (size_t)(n * k)), *x = malloc(sizeof(float) * (size_t)k);
+        float *y0 = malloc(sizeof(float) * (size_t)n), *y1 = malloc(sizeof(float) * (size_t)n);
+        float *y2 = malloc(sizeof(float) * (size_t)n);
+        float *u0 = malloc(sizeof(float) * (size_t)k), *u1 = malloc(sizeof(float) * (size_t)k);
+        float *u2 = malloc(sizeof(float) * (size_t)k);
+        for (int64_t i = 0; i < n * k; i++) W[i] = frand();
+        for (int64_t i = 0; i < k; i++) x[i] = 2.0f * frand();
+        cc_packed pk;
+        CHECK(cc_packed_plan(n, k, 1, &pk) && !pk.wide, "gemv plan %lld x %lld", (long long)n, (long long)k);
+        float *Wp = malloc(sizeof(float) * cc_packed_floats(&pk) + 64);
+        cc_packed_weights(&pk, W, Wp);
+        for (int nan = 0; nan < 2; nan++) {
+            if (nan) x[k / 2] = NAN;
+            cc_softmax_tap t0 = { .u = u0, .k = k }, t1 = { .u = u1, .k = k }, t2 = { .u = u2, .k = k };
+            for (int64_t i = 0; i < n; i++) y0[i] = y1[i] = y2[i] = 0.25f * (float)(i % 3);
+            int e = cc_gemv_rows(W, k, n, k, x, 0.5f, y0, &t0, NULL);
+            e |= cc_gemv_packed(&pk, Wp, W, x, 0.5f, y1, &t1, NULL);
+            int thr = omp_get_max_threads();
+            omp_set_num_threads(1);
+            e |= cc_gemv_packed(&pk, Wp, W, x, 0.5f, y2, &t2, NULL);
+            omp_set_num_threads(thr);
+            double dy = 0, du = 0, ys = 1e-30, us = 1e-30;
+            for (int64_t i = 0; i < n; i++) {
+                double d = fabs((double)y0[i] - y1[i]);
+                if (!(d <= dy)) dy = d;
+                if (fabs(y0[i]) > ys) ys = fabs(y0[i]);
+            }
+            for (int64_t i = 0; i < k; i++) {
+                double d = fabs((double)u0[i] - u1[i]);
+                if (!(d <= du)) du = d;
+                if (fabs(u0[i]) > us) us = fabs(u0[i]);
+            }
+            CHECK(!e && t1.done && t1.wp == Wp && t1.pk == &pk && t1.w == W && t0.done && !t0.wp, "gemv %lldx%lld: taps filled",
+                  (long long)n, (long long)k);
+            CHECK(same_bits(y1, y2, (size_t)n) && same_bits(u1, u2, (size_t)k), "gemv %lldx%lld: the same bits at 1 and 2 threads",
+                  (long long)n, (long long)k);
+            if (!nan) {
+                CHECK(dy <= 1e-5 * ys, "gemv %lldx%lld: packed vs row-major outputs, relative %.3g", (long long)n, (long long)k, dy / ys);
+                CHECK(du <= 1e-5 * us, "gemv %lldx%lld: packed vs row-major pull-back, relative %.3g", (long long)n, (long long)k, du / us);
+            } else {
+                int all = 1;
+                for (int64_t i = 0; i < k; i++) all &= isnan(u1[i]) && isnan(u0[i]);
+                CHECK(all && isnan(y1[0]), "gemv %lldx%lld: a NaN input makes the outputs and the pull-back NaN", (long long)n, (long long)k);
+            }
+        }
+        free(W), free(x), free(y0), free(y1), free(y2), free(u0), free(u1), free(u2), free(Wp);
     }
     return check_exit();
 }

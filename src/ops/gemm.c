@@ -1,10 +1,24 @@
 /* Gemm and MatMul through OpenBLAS.  The backward passes stack the K seeds as
  * extra GEMM rows wherever the layout allows, so a batch of up to ~1000 seeds
  * through a classifier costs one GEMM, not K. */
+#include "conv_kernels.h"
 #include "tensor_util.h"
+#include "util/mem.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* One image through a classifier (Gemm, transB, constant B): B's rows packed
+ * at load in panels (conv_packed.c's layout) for cc_gemv_packed, so that the
+ * all-Q maps of an explanation read the bytes this product has just streamed
+ * (src/explain/cam.c).  Up to 64 MB of weights (VGG-16's last layer, not its
+ * 411 MB first one).  One block, freed with free(). */
+#define PACK_MAX_BYTES ((int64_t)64 << 20)
+typedef struct {
+    cc_packed pk;
+    float *wp;                /* NULL: read B as it is (no AVX-512, too large, or weights being trained) */
+} gemm_params;
 
 /* ---- Gemm: Y = alpha * op(A) op(B) + beta * C ------------------------------ */
 
@@ -62,7 +76,28 @@ static int gemm_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     out[0]->ndim = 2;
     out[0]->dims[0] = g.M;
     out[0]->dims[1] = g.N;
+    free(n->params);
+    n->params = NULL;
+    const cc_tensor *B = in[1];
+    cc_packed pk;
+    if (g.M == 1 && g.tb && g.N > 0 && g.Kd > 0 && B->is_const && B->data && g.ldb == g.Kd &&
+        g.N * g.Kd * (int64_t)sizeof(float) <= PACK_MAX_BYTES && cc_packed_plan(g.N, g.Kd, 1, &pk) && !pk.wide) {
+        const size_t head = (sizeof(gemm_params) + 63) / 64 * 64;
+        gemm_params *p = cc_alloc_huge(head + sizeof(float) * cc_packed_floats(&pk), 0);
+        if (p) {   /* out of memory: the row-major product still works */
+            p->pk = pk;
+            p->wp = (float *)((char *)p + head);
+            cc_packed_weights(&p->pk, B->data, p->wp);
+            n->params = p;
+        }
+    }
     return CC_E_OK;
+}
+
+void cc_gemm_weights_live(cc_node *n)
+{
+    gemm_params *p = n->params;
+    if (p) p->wp = NULL;
 }
 
 static int gemm_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx)
@@ -86,6 +121,9 @@ static int gemm_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ct
          * reads B once; OpenBLAS's sgemm would first copy all of it.  With B's
          * rows the outputs (a 1 x Kd row of A is contiguous even when transposed)
          * the own kernel, which can also form an explanation's softmax pull-back */
+        const gemm_params *p = n->params;
+        if (g.tb && p && p->wp && p->pk.M == g.N && p->pk.K == g.Kd)
+            return cc_gemv_packed(&p->pk, p->wp, B, A, g.alpha, Y, cc_ctx_tap(ctx), ctx);
         if (g.tb) return cc_gemv_rows(B, g.ldb, g.N, g.Kd, A, g.alpha, Y, cc_ctx_tap(ctx), ctx);
         cblas_sgemv(CblasRowMajor, CblasTrans, (int)g.Kd, (int)g.N, g.alpha, B, (int)g.ldb, A, g.ta ? (int)g.lda : 1,
                     cbeta, Y, 1);

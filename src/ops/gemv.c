@@ -14,6 +14,7 @@
  * (not one per thread) and merged in order, so u is the same for any thread
  * count. */
 #include "avx512.h"
+#include "conv_kernels.h"
 #include "op.h"
 
 #include <math.h>
@@ -178,9 +179,193 @@ int cc_gemv_rows(const float *W, int64_t ldw, int64_t n, int64_t k, const float 
             tap->u[j] = any_nan ? NAN : v;
         }
         tap->w = W;
+        tap->wp = NULL;
+        tap->pk = NULL;
         tap->n = n;
         tap->done = 1;
     }
     free(heap);
     return CC_E_OK;
+}
+
+/* ---- packed rows --------------------------------------------------------------
+ * The classifier's rows packed in panels (conv_packed.c's layout, made at load
+ * by gemm.c): the forward's dots read the same bytes as the all-Q product of
+ * every contrast map (cam.c), which then finds them in the caches instead of
+ * reading a second 5 MB copy from memory.  A panel's column k is 16V contiguous
+ * floats (V vectors of 16 rows); a dot runs in k order as four interleaved
+ * partial sums (k mod 4), added as (p0 + p1) + (p2 + p3).  The pull-back keeps,
+ * per run of panels, 16 lane sums per k (lane l: rows l, l + 16, ...), merged
+ * over the runs and then across the lanes pairwise. */
+#ifdef CC_AVX512
+static inline __attribute__((always_inline)) AVX512 void panel_dots_v(int V, const float *restrict wp, int64_t K,
+                                                                     const float *restrict x, float *restrict d)
+{
+    __m512 a[4][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) a[q][v] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            const __m512 xb = _mm512_set1_ps(x[k + q]);
+            const float *w = wp + (k + q) * 16 * V;
+#pragma GCC unroll 4
+            for (int v = 0; v < V; v++) a[q][v] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * v), xb, a[q][v]);
+        }
+    for (; k < K; k++) {
+        const int q = (int)(k & 3);
+        const __m512 xb = _mm512_set1_ps(x[k]);
+        for (int v = 0; v < V; v++) a[q][v] = _mm512_fmadd_ps(_mm512_loadu_ps(wp + k * 16 * V + 16 * v), xb, a[q][v]);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < V; v++)
+        _mm512_storeu_ps(d + 16 * v, _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), _mm512_add_ps(a[2][v], a[3][v])));
+}
+
+static AVX512 void panel_dots(int V, const float *wp, int64_t K, const float *x, float *d)
+{
+    switch (V) {
+    case 1: panel_dots_v(1, wp, K, x, d); break;
+    case 2: panel_dots_v(2, wp, K, x, d); break;
+    case 3: panel_dots_v(3, wp, K, x, d); break;
+    default: panel_dots_v(4, wp, K, x, d); break;
+    }
+}
+
+/* U[16k + l] = (first ? 0 : U[16k + l]) + sum_v e[16v + l] * panel[k][16v + l] */
+static AVX512 void panel_axpy(int V, const float *wp, int64_t K, const float *e, float *U, int first)
+{
+    __m512 ev[4];
+    for (int v = 0; v < 4; v++) ev[v] = v < V ? _mm512_loadu_ps(e + 16 * v) : _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const float *w = wp + k * 16 * V;
+        __m512 t = _mm512_mul_ps(ev[0], _mm512_loadu_ps(w));
+        for (int v = 1; v < V; v++) t = _mm512_fmadd_ps(ev[v], _mm512_loadu_ps(w + 16 * v), t);
+        if (!first) t = _mm512_add_ps(_mm512_loadu_ps(U + 16 * k), t);
+        _mm512_storeu_ps(U + 16 * k, t);
+    }
+}
+
+/* Panels [p0, p1): the dots into y, and with U the run's online softmax state
+ * (m, S, lane sums U; *used when it saw a panel). */
+static AVX512 void run_panels(const cc_packed *pk, const float *Wp, int64_t p0, int64_t p1, const float *x, float alpha,
+                              float *y, float *U, float *m_out, double *S_out, int *nan_out, int *used)
+{
+    const int64_t R = pk->rows, K = pk->K, M = pk->M;
+    const int V = (int)(R / 16);
+    float m = -INFINITY;
+    double S = 0;
+    int nan = 0, first = 1;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *wp = Wp + p * R * K;
+        float d[64], e[64];
+        panel_dots(V, wp, K, x, d);
+        const int rows = (int)(M - p * R < R ? M - p * R : R);
+        float *yp = y + p * R;
+        float bm = m;
+        for (int i = 0; i < rows; i++) {
+            yp[i] = alpha * d[i] + yp[i];
+            if (isnan(yp[i])) nan = 1;
+            else if (yp[i] > bm) bm = yp[i];
+        }
+        if (!U) continue;
+        if (bm > m) {   /* a new largest z: rescale what the run holds */
+            if (!first) {
+                const double f = exp((double)m - (double)bm);
+                const __m512 fv = _mm512_set1_ps((float)f);
+                S *= f;
+                for (int64_t j = 0; j < 16 * K; j += 16) _mm512_storeu_ps(U + j, _mm512_mul_ps(_mm512_loadu_ps(U + j), fv));
+            }
+            m = bm;
+        }
+        for (int i = 0; i < (int)R; i++) {
+            const double ei = i < rows ? exp((double)yp[i] - (double)m) : 0.0;   /* padding rows: none */
+            S += ei;
+            e[i] = (float)ei;
+        }
+        panel_axpy(V, wp, K, e, U, first);
+        first = 0;
+    }
+    *m_out = m, *S_out = S, *nan_out = nan, *used = !first;
+}
+
+/* u[k] = sum_l (sum over used runs i of U_i[16k + l] f_i), the lanes pairwise */
+static AVX512 void merge_lanes(const float *U, int64_t K, const float *f, const int *used, int64_t k0, int64_t k1, float *u)
+{
+    for (int64_t k = k0; k < k1; k++) {
+        __m512 a = _mm512_setzero_ps();
+        for (int i = 0; i < RUNS; i++)
+            if (used[i]) a = _mm512_fmadd_ps(_mm512_loadu_ps(U + ((size_t)i * (size_t)K + (size_t)k) * 16), _mm512_set1_ps(f[i]), a);
+        float l[16];
+        _mm512_storeu_ps(l, a);
+        for (int h = 8; h >= 1; h /= 2)
+            for (int j = 0; j < h; j++) l[j] += l[j + h];
+        u[k] = l[0];
+    }
+}
+#endif
+
+int cc_gemv_packed(const cc_packed *pk, const float *Wp, const float *W, const float *x, float alpha, float *y,
+                   cc_softmax_tap *tap, cc_ctx *ctx)
+{
+#ifdef CC_AVX512
+    const int64_t n = pk->M, k = pk->K, P = pk->panels;
+    if (pk->rows % 16 || pk->rows > 64) return cc_gemv_rows(W, k, n, k, x, alpha, y, tap, ctx);
+    if (tap && (tap->k != k || n < 1)) tap = NULL;
+    if (tap) tap->done = 0;
+    float *U = NULL, *heap = NULL;
+    if (tap) {
+        const size_t need = (size_t)RUNS * (size_t)k * 16;
+        U = ctx ? cc_scratch(ctx, 0, need) : (heap = malloc(sizeof(float) * need));
+        if (!U) return CC_E_NOMEM;
+    }
+    float m[RUNS], f[RUNS];
+    double S[RUNS];
+    int nan[RUNS], used[RUNS];
+#pragma omp parallel if (n * k >= CC_PAR_MIN)
+    {
+#pragma omp for schedule(static)
+        for (int i = 0; i < RUNS; i++)
+            run_panels(pk, Wp, P * i / RUNS, P * (i + 1) / RUNS, x, alpha, y, U ? U + (size_t)i * (size_t)k * 16 : NULL,
+                       &m[i], &S[i], &nan[i], &used[i]);
+        if (U) {
+#pragma omp single
+            {
+                /* the runs' weights: exp(m_i - M) / sum_i S_i exp(m_i - M) */
+                float Mx = -INFINITY;
+                for (int i = 0; i < RUNS; i++)
+                    if (used[i] && m[i] > Mx) Mx = m[i];
+                double tot = 0, sc[RUNS];
+                for (int i = 0; i < RUNS; i++) {
+                    sc[i] = used[i] && S[i] > 0 ? exp((double)m[i] - (double)Mx) : 0.0;
+                    tot += S[i] * sc[i];
+                }
+                for (int i = 0; i < RUNS; i++) f[i] = (float)(sc[i] / tot);
+            }
+            int nt = 1, id = 0;
+#ifdef _OPENMP
+            nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+            merge_lanes(U, k, f, used, k * id / nt, k * (id + 1) / nt, tap->u);
+        }
+    }
+    if (tap) {
+        int any_nan = 0;
+        for (int i = 0; i < RUNS; i++) any_nan |= nan[i];
+        if (any_nan)
+            for (int64_t j = 0; j < k; j++) tap->u[j] = NAN;
+        tap->w = W;
+        tap->wp = Wp;
+        tap->pk = pk;
+        tap->n = n;
+        tap->done = 1;
+    }
+    free(heap);
+    return CC_E_OK;
+#else
+    return cc_gemv_rows(W, pk->K, pk->M, pk->K, x, alpha, y, tap, ctx);
+#endif
 }

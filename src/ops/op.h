@@ -95,12 +95,15 @@ int cc_post_of_node(const cc_node *n, cc_tensor **in, cc_post *post);
  * z = alpha W x + c with W's rows the classes also forms u = W' softmax(z)
  * while W is read for z.  A contrast's seed softmax(z) - onehot(Q) then needs
  * u - W[Q], not a second pass over the classifier (5 MB for MobileNetV2). */
+struct cc_packed;
 typedef struct cc_softmax_tap {
     float *u;                 /* k floats (the session's) */
     int64_t k;
     const float *w;           /* set by the op: the rows u was formed from (N x k, row-major) */
     int64_t n;
     int done;                 /* set by the op when u holds this forward's value */
+    const float *wp;          /* set by the op: the same rows packed in panels (pk), or NULL */
+    const struct cc_packed *pk;
 } cc_softmax_tap;
 /* The tap the current forward call should fill, or NULL. */
 cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx);
@@ -111,6 +114,13 @@ cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx);
  * in the same pass over W (src/ops/gemv.c).  Returns CC_E_OK or CC_E_NOMEM. */
 int cc_gemv_rows(const float *W, int64_t ldw, int64_t n, int64_t k, const float *x, float alpha, float *y,
                  cc_softmax_tap *tap, cc_ctx *ctx);
+/* The same product with the n x k rows W also packed in panels (Wp, pk:
+ * cc_packed_weights's layout, AVX-512 only): each dot in k order, as four
+ * interleaved partial sums.  The tap, when given, is formed from the panels
+ * and records W, Wp and pk, so that the all-Q maps read the rows this
+ * forward has just brought into the caches (src/explain/cam.c). */
+int cc_gemv_packed(const struct cc_packed *pk, const float *Wp, const float *W, const float *x, float alpha, float *y,
+                   cc_softmax_tap *tap, cc_ctx *ctx);
 
 /* Status codes returned by prepare/forward/backward; message in err. */
 typedef struct cc_err {
@@ -181,9 +191,10 @@ const cc_op *cc_op_find(const char *op_type);
 int cc_op_fuses_post(const cc_op *op);
 /* Node n's constant inputs (weights) will be changed in place (training):
  * from now on it reads them as they are, not copies its prepare derived from
- * them (Conv's Winograd and packed weights; other ops keep none). */
+ * them (Conv's Winograd and packed weights, Gemm's packed rows; other ops keep none). */
 void cc_op_weights_live(cc_node *n);
 void cc_conv_weights_live(cc_node *n);
+void cc_gemm_weights_live(cc_node *n);
 /* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
 extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */

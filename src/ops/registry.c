@@ -23,4 +23,5 @@ int cc_op_fuses_post(const cc_op *op)
 void cc_op_weights_live(cc_node *n)
 {
     if (n->op && strcmp(n->op->op_type, "Conv") == 0) cc_conv_weights_live(n);
+    if (n->op && strcmp(n->op->op_type, "Gemm") == 0) cc_gemm_weights_live(n);
 }
