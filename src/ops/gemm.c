@@ -12,9 +12,10 @@
 /* One image through a classifier (Gemm, transB, constant B): B's rows packed
  * at load in panels (conv_packed.c's layout) for cc_gemv_packed, so that the
  * all-Q maps of an explanation read the bytes this product has just streamed
- * (src/explain/cam.c).  Up to 64 MB of weights (VGG-16's last layer, not its
- * 411 MB first one).  One block, freed with free(). */
-#define PACK_MAX_BYTES ((int64_t)64 << 20)
+ * (src/explain/cam.c).  Up to 32 MB of weights: a classifier's last layer
+ * (VGG-16's is 16 MB), not the 64 and 411 MB hidden layers before it, whose
+ * copies would only cost memory.  One block, freed with free(). */
+#define PACK_MAX_BYTES ((int64_t)32 << 20)
 typedef struct {
     cc_packed pk;
     float *wp;                /* NULL: read B as it is (no AVX-512, too large, or weights being trained) */
