@@ -44,7 +44,7 @@ fi
 iters() {  # model -> "fwd one allq ort torch nq" iteration counts
     if [ "${BENCH_QUICK:-0}" = 1 ]; then echo "1 1 1 1 1 3"; return; fi
     case "$1" in
-        mobilenet_v2) echo "40 40 20 40 5 20" ;;
+        mobilenet_v2) echo "40 40 40 40 5 20" ;;
         resnet50)     echo "10 10 5 10 3 20" ;;
         vgg16)        echo "4 4 3 5 2 5" ;;
         *)            echo "3 3 2 5 2 5" ;;
