@@ -91,6 +91,30 @@ static void axpy_rows_c(const float *W, int64_t ldw, int nr, int64_t k, const fl
     }
 }
 
+/* The runs' shares of the merged pull-back: f_i = exp(m_i - M) / sum_j S_j exp(m_j - M),
+ * M the largest m_i of the runs that saw rows (used, or all when NULL); 0 for the others. */
+static void run_weights(const float *m, const double *S, const int *used, float *f)
+{
+    float M = -INFINITY;
+    for (int i = 0; i < RUNS; i++)
+        if ((!used || used[i]) && m[i] > M) M = m[i];
+    double tot = 0, sc[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        sc[i] = (!used || used[i]) && S[i] > 0 ? exp((double)m[i] - (double)M) : 0.0;
+        tot += S[i] * sc[i];
+    }
+    for (int i = 0; i < RUNS; i++) f[i] = (float)(sc[i] / tot);
+}
+
+static void tap_done(cc_softmax_tap *tap, const float *W, const float *Wp, const cc_packed *pk, int64_t n)
+{
+    tap->w = W;
+    tap->wp = Wp;
+    tap->pk = pk;
+    tap->n = n;
+    tap->done = 1;
+}
+
 /* One run of rows [r0, r1): the dots, and with U the run's online softmax
  * state (m, S, U; nan set when a z is NaN). */
 static void run_rows(const float *W, int64_t ldw, int64_t r0, int64_t r1, int64_t k, const float *x, float alpha,
@@ -161,28 +185,17 @@ int cc_gemv_rows(const float *W, int64_t ldw, int64_t n, int64_t k, const float 
         run_rows(W, ldw, n * i / RUNS, n * (i + 1) / RUNS, k, x, alpha, y, U ? U + (size_t)i * (size_t)k : NULL, &m[i],
                  &S[i], &nan[i], own);
     if (tap) {
-        /* merge the runs in order: u = sum_i U_i exp(m_i - M) / sum_i S_i exp(m_i - M) */
-        float M = -INFINITY;
+        /* merge the runs in order: u = sum_i U_i f_i */
+        float f[RUNS];
+        run_weights(m, S, NULL, f);
         int any_nan = 0;
-        for (int i = 0; i < RUNS; i++) {
-            any_nan |= nan[i];
-            if (m[i] > M) M = m[i];
-        }
-        double tot = 0, sc[RUNS];
-        for (int i = 0; i < RUNS; i++) {
-            sc[i] = S[i] > 0 ? exp((double)m[i] - (double)M) : 0.0;
-            tot += S[i] * sc[i];
-        }
+        for (int i = 0; i < RUNS; i++) any_nan |= nan[i];
         for (int64_t j = 0; j < k; j++) {
             float v = 0;
-            for (int i = 0; i < RUNS; i++) v += U[(size_t)i * (size_t)k + (size_t)j] * (float)(sc[i] / tot);
+            for (int i = 0; i < RUNS; i++) v += U[(size_t)i * (size_t)k + (size_t)j] * f[i];
             tap->u[j] = any_nan ? NAN : v;
         }
-        tap->w = W;
-        tap->wp = NULL;
-        tap->pk = NULL;
-        tap->n = n;
-        tap->done = 1;
+        tap_done(tap, W, NULL, NULL, n);
     }
     free(heap);
     return CC_E_OK;
@@ -333,18 +346,7 @@ int cc_gemv_packed(const cc_packed *pk, const float *Wp, const float *W, const f
                        &m[i], &S[i], &nan[i], &used[i]);
         if (U) {
 #pragma omp single
-            {
-                /* the runs' weights: exp(m_i - M) / sum_i S_i exp(m_i - M) */
-                float Mx = -INFINITY;
-                for (int i = 0; i < RUNS; i++)
-                    if (used[i] && m[i] > Mx) Mx = m[i];
-                double tot = 0, sc[RUNS];
-                for (int i = 0; i < RUNS; i++) {
-                    sc[i] = used[i] && S[i] > 0 ? exp((double)m[i] - (double)Mx) : 0.0;
-                    tot += S[i] * sc[i];
-                }
-                for (int i = 0; i < RUNS; i++) f[i] = (float)(sc[i] / tot);
-            }
+            run_weights(m, S, used, f);
             int nt = 1, id = 0;
 #ifdef _OPENMP
             nt = omp_get_num_threads(), id = omp_get_thread_num();
@@ -357,11 +359,7 @@ int cc_gemv_packed(const cc_packed *pk, const float *Wp, const float *W, const f
         for (int i = 0; i < RUNS; i++) any_nan |= nan[i];
         if (any_nan)
             for (int64_t j = 0; j < k; j++) tap->u[j] = NAN;
-        tap->w = W;
-        tap->wp = Wp;
-        tap->pk = pk;
-        tap->n = n;
-        tap->done = 1;
+        tap_done(tap, W, Wp, pk, n);
     }
     free(heap);
     return CC_E_OK;
