@@ -110,8 +110,10 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
 cc_status cc_session_keep(cc_session *s, const int *tensors, int n);
 /* One-Q contrasts (cc_cam_contrast) without a second pass over the classifier:
  * declare the output whose softmax their seeds use.  Where that output is one
- * fully connected layer's (Gemm, transposed constant weights) on one image, the
- * following forward passes also form W' softmax(z) while they read W.
+ * fully connected layer's on one image (Gemm with transposed constant weights,
+ * or a 1x1 convolution of one value per channel as Keras exports write it,
+ * also through Flatten / Reshape / Squeeze), the following forward passes also
+ * form W' softmax(z) while they read W.
  * output < 0 turns it off.  Optional: without it the contrasts are the same. */
 cc_status cc_session_prepare_contrast(cc_session *s, int output);
 /* Run the whole graph forward. */

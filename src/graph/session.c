@@ -313,18 +313,38 @@ cc_status cc_session_prepare_contrast(cc_session *s, int output)
     if (output >= g->n_tensors || s->t[output].dtype != CC_DT_FLOAT)
         return cc_session_fail(s, CC_ERR_ARG, "the seeded tensor is not a float tensor of the model");
     s->tap_output = output;
-    /* a pull-back only where one Gemm row computes the output from constant
-     * rows (transB); elsewhere the contrasts take their seeds as they are */
-    const int p = s->t[output].producer;
+    /* a pull-back only where one row of constant weights per class computes the
+     * output: a Gemm with transB, or a 1x1 convolution of one value per channel
+     * (reached through Flatten / Reshape / Squeeze, which keep the values in
+     * order); elsewhere the contrasts take their seeds as they are */
+    int t = output, p = s->t[t].producer, steps = 0;
+    while (p >= 0 && steps++ < 8) {
+        const cc_node *r = &g->nodes[p];
+        if (strcmp(r->op_type, "Flatten") && strcmp(r->op_type, "Reshape") && strcmp(r->op_type, "Squeeze")) break;
+        if (r->n_in < 1 || r->in[0] < 0 || s->t[r->in[0]].numel != s->t[t].numel) return CC_OK;
+        t = r->in[0];
+        p = s->t[t].producer;
+    }
     const cc_node *n = p >= 0 ? &g->nodes[p] : NULL;
-    if (!n || strcmp(n->op_type, "Gemm") || cc_attr_int(n, "transB", 0) == 0 || n->n_in < 2 || n->in[1] < 0) return CC_OK;
-    const cc_tensor *B = &s->t[n->in[1]];
-    if (!B->is_const || B->ndim != 2 || B->dtype != CC_DT_FLOAT || n->out[0] != output) return CC_OK;
-    if (s->tap.k != B->dims[1]) {
+    if (!n || n->n_in < 2 || n->in[1] < 0 || n->out[0] != t) return CC_OK;
+    const cc_tensor *B = &s->t[n->in[1]], *Y = &s->t[t];
+    int64_t k;
+    if (!strcmp(n->op_type, "Gemm")) {
+        if (cc_attr_int(n, "transB", 0) == 0 || !B->is_const || B->ndim != 2 || B->dtype != CC_DT_FLOAT) return CC_OK;
+        k = B->dims[1];
+    } else if (!strcmp(n->op_type, "Conv")) {
+        if (!B->is_const || B->ndim != 4 || B->dtype != CC_DT_FLOAT || B->dims[2] != 1 || B->dims[3] != 1 ||
+            cc_attr_int(n, "group", 1) != 1 || Y->ndim != 4 || Y->dims[0] != 1 || Y->dims[2] != 1 || Y->dims[3] != 1)
+            return CC_OK;
+        k = B->dims[1];
+    } else {
+        return CC_OK;
+    }
+    if (s->tap.k != k) {
         free(s->tap.u);
         s->tap.k = 0;
-        if (!(s->tap.u = malloc(sizeof(float) * (size_t)B->dims[1]))) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
-        s->tap.k = B->dims[1];
+        if (!(s->tap.u = malloc(sizeof(float) * (size_t)k))) return cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+        s->tap.k = k;
     }
     s->tap_node = p;
     return CC_OK;

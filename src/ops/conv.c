@@ -755,6 +755,20 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
             }
             return CC_E_OK;
         }
+        if (p->kind == CONV_1X1 && OHW == 1 && p->G == 1) {
+            /* one value per channel in, one per channel out: a classifier written as
+             * a 1x1 convolution after global pooling (Keras exports).  Always the
+             * classifier's row product (gemv.c), whose dot order does not depend on
+             * whether an explanation asked it for the softmax pull-back as well */
+            for (int64_t i = 0; i < p->N; i++) {
+                float *yi = y + i * M;
+                for (int64_t m = 0; m < M; m++) yi[m] = bias ? bias[m] : 0.0f;
+                int rc = cc_gemv_packed(&p->pk, p->packed, w, x + i * C, 1.0f, yi, p->N == 1 ? cc_ctx_tap(ctx) : NULL, ctx);
+                if (rc) return rc;
+                if (post && post->kind != CC_POST_NONE) cc_post_rows(yi, M, 1, NULL, post);
+            }
+            return CC_E_OK;
+        }
         float *col = NULL;
         if (p->kind != CONV_1X1 && !(col = cc_scratch(ctx, 0, (size_t)(CKK * OHW)))) return CC_E_NOMEM;
         for (int64_t i = 0; i < p->N; i++) {
