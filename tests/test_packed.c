@@ -6,7 +6,10 @@
  *     and whole zero rows;
  *   - a non-finite weight turns the skipping off (inf * 0 must stay NaN);
  *   - the all-Q epilogue max(col - WB, 0) (cc_packed_gemm_contrast) equals the
- *     plain product followed by the same expression in C, bit for bit, NaN -> 0.
+ *     plain product followed by the same expression in C, bit for bit, NaN -> 0;
+ *   - long sums (narrow panels over 256 KB: the sums go in blocks of k, each
+ *     thread through its tasks block by block) give the same bits at 1 and 2
+ *     threads, as every shape must.
  * And the classifier's one-row product over packed rows (cc_gemv_packed, the
  * forward's Gemm with transB on one image) against the row-major kernel
  * (cc_gemv_rows): the outputs and the softmax pull-back u = W' softmax(y),
@@ -36,6 +39,7 @@ int main(void)
         /* M, K, N */
         { 1000, 1280, 49 }, { 48, 64, 25 }, { 17, 33, 7 }, { 130, 96, 13 }, { 64, 300, 196 },
         { 33, 40, 1 }, { 96, 50, 784 }, { 10, 24, 800 }, { 1, 5, 3 },
+        { 130, 2000, 49 }, { 64, 1500, 100 },   /* in k blocks: 4 uneven ones; 3 with a partial chunk */
     };
     cc_packed probe;
     if (!cc_packed_plan(16, 16, 49, &probe)) {
@@ -83,6 +87,17 @@ int main(void)
         cc_packed_gemm(&pk, Wp, B, N, N, C1, N, NULL, NULL);
         CHECK(same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: skipping zero inputs changes no bit", (long long)M,
               (long long)K, (long long)N);
+        const int thr = omp_get_max_threads();
+        for (int t = 1; t <= 2; t++) {
+            omp_set_num_threads(t);
+            for (int z = 0; z <= 1; z++) {
+                pk.skip_zeros = z;
+                cc_packed_gemm(&pk, Wp, B, N, N, C2, N, NULL, NULL);
+                CHECK(same_bits(C0, C2, (size_t)(M * N)), "%lldx%lldx%lld: the same bits at %d thread(s), skip_zeros %d",
+                      (long long)M, (long long)K, (long long)N, t, z);
+            }
+        }
+        omp_set_num_threads(thr);
 
         /* the epilogue: max(col - WB, 0) with NaN -> 0, as cam.c's separate pass wrote it */
         cc_packed_gemm_contrast(&pk, Wp, B, N, N, C2, N, col);
