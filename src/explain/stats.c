@@ -267,12 +267,14 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     double *cy = malloc(sizeof(double) * (size_t)h), *cx = malloc(sizeof(double) * (size_t)w);
     double *R1 = malloc(sizeof(double) * (size_t)h * (size_t)ow), *Rc = malloc(sizeof(double) * (size_t)h * (size_t)ow);
     double *R2 = malloc(sizeof(double) * (size_t)h * 3 * (size_t)ow);
+    double *wxx = malloc(sizeof(double) * 5 * (size_t)ow);   /* per x: l0, l1, l0 l0, l0 l1, l1 l1 */
+    int *run0 = malloc(sizeof(int) * ((size_t)ow + 1));       /* first x of each run of equal taps, then ow */
     scratch *scr = calloc((size_t)nthr, sizeof *scr);
     int pn[NCHUNK];
     double psc[NCHUNK], psc2[NCHUNK];
     cc_status st = CC_OK;
     int ok = out->mean && out->var && out->rms && out->flat && ty && tx && ey && ex && xi && xl && pix && vg && cf && res &&
-             S2 && Gy && Gx && cy && cx && R1 && Rc && R2 && scr;
+             S2 && Gy && Gx && cy && cx && R1 && Rc && R2 && wxx && run0 && scr;
     for (int t = 0; ok && t < nthr; t++) {
         scr[t].X = calloc(P * QB, sizeof(double));
         scr[t].D = calloc(P * QB, sizeof(double));
@@ -285,6 +287,13 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     cc_upsample_taps(h, oh, ty);
     cc_upsample_taps(w, ow, tx);
     const int ny = extremes(ty, oh, ey), nx = extremes(tx, ow, ex);
+    int nrun = 0;
+    for (int x = 0; x < ow; x++) {
+        const double l0 = tx[x].l0, l1 = tx[x].l1;
+        wxx[x] = l0, wxx[ow + x] = l1, wxx[2 * ow + x] = l0 * l0, wxx[3 * ow + x] = l0 * l1, wxx[4 * ow + x] = l1 * l1;
+        if (x == 0 || tx[x].i0 != tx[x - 1].i0 || tx[x].i1 != tx[x - 1].i1) run0[nrun++] = x;
+    }
+    run0[nrun] = ow;
     for (int b = 0; b < nx; b++) {
         const cc_tap *X = &tx[ex[b]];
         xi[b] = X->i0, xi[nx + b] = X->i1, xl[b] = X->l0, xl[nx + b] = X->l1;
@@ -370,6 +379,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
         for (size_t k = 0; k < NACC * hw; k++) r0[k] += rr[k];
     }
     out->count = N;
+    const double rN = N ? 1.0 / N : 0.0;   /* a multiplication per pixel, not two divisions */
     const double *S1 = res, *Sc = res + hw;
     /* all nine offsets per pixel: a negative offset's product is the mirror
      * offset's product stored at the neighbour */
@@ -388,28 +398,33 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
             }
         }
     /* per output pixel: mean and variance from the four taps, separably: first
-     * along x for every layer row (and row offset dy of the pair products) ...
+     * along x for every layer row (and row offset dy of the pair products),
+     * one run of columns with the same taps at a time, so the inner loops run
+     * over x with the sums hoisted (they vectorise; the same operations in the
+     * same order as per pixel) ...
      * (both passes in one parallel region: the threads wait once between them) */
 #pragma omp parallel if (HW >= PAR_MIN)
     {
 #pragma omp for schedule(static)
-        for (int t = 0; t < h * ow; t++) {
-            const int i = t / ow, x = t % ow;
-            const cc_tap *X = &tx[x];
-            int ix[2] = { X->i0, X->i1 };
-            double wx[2] = { X->l0, X->l1 };
-            double r1 = 0, rc = 0, r2[3] = { 0, 0, 0 };
-            for (int b = 0; b < 2; b++) {
-                size_t k = (size_t)i * (size_t)w + (size_t)ix[b];
-                r1 += wx[b] * S1[k];
-                rc += wx[b] * Sc[k];
-                for (int dy = 0; dy < 3; dy++)
-                    for (int b2 = 0; b2 < 2; b2++)
-                        r2[dy] += wx[b] * wx[b2] * S2[k * NOFF + (size_t)(dy * 3 + (ix[b2] - ix[b] + 1))];
+        for (int t = 0; t < h * nrun; t++) {
+            const int i = t / nrun, x0 = run0[t % nrun], x1 = run0[t % nrun + 1];
+            const int j0 = tx[x0].i0, j1 = tx[x0].i1;
+            const size_t k0 = (size_t)i * (size_t)w + (size_t)j0, k1 = (size_t)i * (size_t)w + (size_t)j1;
+            const double s10 = S1[k0], s11 = S1[k1], sc0 = Sc[k0], sc1 = Sc[k1];
+            double *restrict r1 = R1 + (size_t)i * (size_t)ow, *restrict rc = Rc + (size_t)i * (size_t)ow;
+#pragma omp simd
+            for (int x = x0; x < x1; x++) {
+                r1[x] = wxx[x] * s10 + wxx[ow + x] * s11;
+                rc[x] = wxx[x] * sc0 + wxx[ow + x] * sc1;
             }
-            R1[t] = r1;
-            Rc[t] = rc;
-            for (int dy = 0; dy < 3; dy++) R2[((size_t)i * 3 + (size_t)dy) * (size_t)ow + (size_t)x] = r2[dy];
+            for (int dy = 0; dy < 3; dy++) {
+                const double p00 = S2[k0 * NOFF + (size_t)(dy * 3 + 1)], p01 = S2[k0 * NOFF + (size_t)(dy * 3 + j1 - j0 + 1)];
+                const double p10 = S2[k1 * NOFF + (size_t)(dy * 3 + j0 - j1 + 1)], p11 = S2[k1 * NOFF + (size_t)(dy * 3 + 1)];
+                double *restrict r2 = R2 + ((size_t)i * 3 + (size_t)dy) * (size_t)ow;
+#pragma omp simd
+                for (int x = x0; x < x1; x++)
+                    r2[x] = wxx[2 * ow + x] * p00 + wxx[3 * ow + x] * p01 + wxx[3 * ow + x] * p10 + wxx[4 * ow + x] * p11;
+            }
         }
         /* ... then along y, a whole picture row at a time */
 #pragma omp for schedule(static)
@@ -434,7 +449,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
             for (int x = 0; x < ow; x++) {
                 double um = w0 * a1[x] + w1 * b1[x], uc = w0 * ac[x] + w1 * bc[x];
                 double q2 = w0 * w0 * p00[x] + w0 * w1 * p01[x] + w1 * w0 * p10[x] + w1 * w1 * p11[x];
-                double mean = (um - sc) / N, e2 = (q2 - 2 * uc + sc2) / N, var = e2 - mean * mean;
+                double mean = (um - sc) * rN, e2 = (q2 - 2 * uc + sc2) * rN, var = e2 - mean * mean;
                 const float vf = (float)var;
                 mo[x] = (float)mean;
                 vo[x] = isgreater(vf, 0.0f) ? vf : 0.0f;   /* (float)(var > 0 ? var : 0), and it vectorises */
@@ -444,7 +459,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
 
 done:
     free(ty); free(tx); free(ey); free(ex); free(xi); free(xl); free(pix); free(vg); free(cf); free(res); free(S2);
-    free(Gy); free(Gx); free(cy); free(cx); free(R1); free(Rc); free(R2);
+    free(Gy); free(Gx); free(cy); free(cx); free(R1); free(Rc); free(R2); free(wxx); free(run0);
     for (int t = 0; scr && t < nthr; t++) free(scr[t].X), free(scr[t].D), free(scr[t].T), free(scr[t].acc);
     free(scr);
     if (st) cc_map_stats_free(out);
