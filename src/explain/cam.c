@@ -69,9 +69,37 @@ void cc_cam_free(cc_cam *c)
  * OpenBLAS's own threading hardly splits, and a block size that does not
  * follow the thread count keeps the maps bit-identical across thread counts. */
 #define CAM_ROWS 128   /* maps per product */
+#define FEW_MAPS 4     /* up to this many maps: one pass over R each, no OpenBLAS */
+
+/* A few maps (one explanation, Grad-CAM of P): row k accumulates L[k][c] R[c]
+ * over c in order, vectorised along the map.  The product is tiny (MobileNetV2:
+ * 63 k multiply-adds a map), and OpenBLAS's call, threading and packing cost
+ * more than it (0.05 ms a map; on a CPU OpenBLAS does not know, its generic
+ * kernels too).  One thread, one order: the same bits for any thread count. */
+CC_HOT_CLONES
+static void few_maps(const float *L, const float *R, int K, int C, int hw, float *maps, int raw)
+{
+    for (int k = 0; k < K; k++) {
+        float *restrict m = maps + (size_t)k * (size_t)hw;
+        memset(m, 0, sizeof(float) * (size_t)hw);
+        for (int c = 0; c < C; c++) {
+            const float a = L[(size_t)k * (size_t)C + (size_t)c];
+            const float *restrict r = R + (size_t)c * (size_t)hw;
+#pragma omp simd
+            for (int i = 0; i < hw; i++) m[i] += a * r[i];
+        }
+        if (raw) continue;
+#pragma omp simd
+        for (int i = 0; i < hw; i++) m[i] = isgreater(m[i], 0.0f) ? m[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+    }
+}
 
 static void maps_product(const float *L, const float *R, int K, int C, int hw, float *maps, int raw)
 {
+    if (K <= FEW_MAPS) {
+        few_maps(L, R, K, C, hw, maps, raw);
+        return;
+    }
     int thr = cc_threads_begin();
     const int nblk = (K + CAM_ROWS - 1) / CAM_ROWS;
 #pragma omp parallel for schedule(dynamic) if (nblk > 1 && (int64_t)K * hw * C >= ((int64_t)1 << 22))
