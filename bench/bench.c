@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ms(void)
 {
@@ -252,6 +253,10 @@ static void prof_top_nodes(const char *phase, int bwd, int runs, int top)
 
 int main(int argc, char **argv)
 {
+    /* OpenBLAS's kernels as the CLI arranges them (src/cli/main.c): on a CPU
+     * this OpenBLAS does not know, the kernels the CPU runs, not generic SSE */
+    const char *core = cc_blas_core_hint();
+    if (core && !setenv("OPENBLAS_CORETYPE", core, 1)) execv("/proc/self/exe", argv);
     if (argc < 3) {
         fprintf(stderr, "usage: bench MODEL {info|fwd|one|allq|profile} [ITERS] [WARMUP] | bench - gemm\n");
         return 2;

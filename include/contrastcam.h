@@ -214,6 +214,13 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
                                int oh, int ow, cc_map_stats *out);
 void cc_map_stats_free(cc_map_stats *st);
 
+/* OPENBLAS_CORETYPE for this CPU when the loaded OpenBLAS fell back to its
+ * generic SSE kernels on a CPU it does not know (Debian 12's 0.3.21 on 5th-gen
+ * Xeons: GEMM 6x slower), else NULL (also when the variable is already set).
+ * OpenBLAS reads the variable only when it is loaded: a program that wants the
+ * fix sets it and re-executes itself, as the contrastcam CLI does. */
+const char *cc_blas_core_hint(void);
+
 /* The default target layer: metadata "gradcam.target" if valid, else the last
  * activation with spatial extent before the network pools it away.  -1 if none. */
 int cc_default_layer(const cc_model *m);

@@ -60,28 +60,37 @@ static const char *usage =
     "\n"
     "threads: OMP_NUM_THREADS (default: all cores).  Idle threads spin briefly,\n"
     "then sleep (GOMP_SPINCOUNT=10000) unless OMP_WAIT_POLICY or GOMP_SPINCOUNT\n"
-    "is set.\n";
+    "is set.  Where OpenBLAS does not know the CPU and falls back to its generic\n"
+    "kernels, OPENBLAS_CORETYPE is set to the kernels the CPU runs (SkylakeX,\n"
+    "Haswell) unless it is set already.\n";
 
-/* libgomp reads its wait policy once, when it is loaded.  Its default spins
- * idle threads for up to 300,000 rounds; on a machine where other processes
- * use the cores, spinning workers steal time from the one doing the work.
- * Sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs a futex wake-up at each of
- * the few hundred parallel regions of a forward pass: MobileNetV2 11.5 ms
- * instead of 8.4 ms on an idle 2-core machine.  A short spin (10,000 rounds,
- * well under a millisecond) keeps the workers awake between the regions of one
- * pass and lets them sleep between passes; under load the session drops to
- * one thread anyway (cc_threads_begin).  So unless the user chose a policy,
- * re-run ourselves with that spin count. */
-static void prefer_short_spin(char **argv)
+/* The environment our libraries read once, when they are loaded; the program
+ * sets what is missing and runs itself again (once: the second run finds both
+ * set).
+ * - libgomp's wait policy.  Its default spins idle threads for up to 300,000
+ *   rounds; on a machine where other processes use the cores, spinning
+ *   workers steal time from the one doing the work.  Sleeping at once
+ *   (OMP_WAIT_POLICY=PASSIVE) costs a futex wake-up at each of the few hundred
+ *   parallel regions of a forward pass: MobileNetV2 11.5 ms instead of 8.4 ms
+ *   on an idle 2-core machine.  A short spin (10,000 rounds, well under a
+ *   millisecond) keeps the workers awake between the regions of one pass and
+ *   lets them sleep between passes; under load the session drops to one
+ *   thread anyway (cc_threads_begin).  So unless the user chose a policy,
+ *   GOMP_SPINCOUNT=10000.
+ * - OpenBLAS's kernels, where it fell back to generic ones on a CPU it does
+ *   not know (cc_blas_core_hint): OPENBLAS_CORETYPE. */
+static void prefer_environment(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("GOMP_SPINCOUNT", "10000", 1)) return;
-    execv("/proc/self/exe", argv);   /* returns only on failure: go on as we are */
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) again |= !setenv("GOMP_SPINCOUNT", "10000", 1);
+    const char *core = cc_blas_core_hint();
+    if (core) again |= !setenv("OPENBLAS_CORETYPE", core, 1);
+    if (again) execv("/proc/self/exe", argv);   /* returns only on failure: go on as we are */
 }
 
 int main(int argc, char **argv)
 {
-    prefer_short_spin(argv);
+    prefer_environment(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
