@@ -294,9 +294,9 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
     int64_t *cnt = list ? malloc(sizeof(int64_t) * (size_t)ntiles) : NULL;
     if (!cnt) free(list), list = NULL;
     float *part = nkb > 1 ? aligned_alloc(64, sizeof(float) * (size_t)(tasks * TPC * 7 * 64)) : NULL;
-    int64_t *pos = list ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;   /* each tile's place in its list */
-    if (!pos) free(list), list = NULL;
-    if (nkb > 1 && !part) nkb = 1;
+    /* in blocks, each tile's place in its zero list */
+    int64_t *pos = list && part ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;
+    if (!part || (list && !pos)) nkb = 1;
 #pragma omp parallel if (M * N * K >= CC_PAR_MIN)
     {
         if (list) {
@@ -338,9 +338,13 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                     int64_t kn = k1 - k0;
                     if (nk >= 0) {   /* the tile's listed k in [k0, k1): absolute, so w and b stay put */
                         const int32_t *l = list + n / 7 * K;
-                        int64_t *at = &pos[t * TPC + i], e = *at;
-                        while (e < nk && l[e] < k1) e++;
-                        idx = l + *at, kn = e - *at, *at = e;
+                        const int64_t at = nkb > 1 ? pos[t * TPC + i] : 0;
+                        int64_t e = nk;   /* the last block takes the rest: no search */
+                        if (kb + 1 < nkb) {
+                            for (e = at; e < nk && l[e] < k1; e++) {}
+                            pos[t * TPC + i] = e;
+                        }
+                        idx = l + at, kn = e - at;
                     }
                     narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), idx ? wp : wp + k0 * R,
                                 idx ? B + n : B + k0 * ldb + n, ldb, idx, kn, C + p * R * ldc + n, ldc, mrows,
