@@ -105,7 +105,8 @@ cc_status cc_session_set_input(cc_session *s, int tensor, const float *data, siz
  * buffers with tensors already dead, so cc_session_value on it is undefined.
  * Speed: a Conv or Add whose output only a Relu or Clip reads, and that is not
  * kept, then runs fused with that activation (the pre-activation is never
- * written).
+ * written); a Conv whose output only a same-shape Add reads runs with that Add
+ * (and its Relu / Clip), summing the Add's other input in.  Same values.
  * n = 0 restores the default (every value kept).  Invalidates the last forward. */
 cc_status cc_session_keep(cc_session *s, const int *tensors, int n);
 /* One-Q contrasts (cc_cam_contrast) without a second pass over the classifier:

@@ -888,6 +888,76 @@ def define_cases():
     fused_case("fused_direct_s2_clip", 13, R.normal((1, 3, 5, 34)), R.normal((18, 3, 3, 3), 0.5),
                R.normal((18,), 3.0), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), "Clip")
 
+    # Conv -> Add -> [Relu / Clip] with the Add's other input of the same shape: the memory-
+    # saving mode runs the three as one node, the residual summed into the convolution's
+    # output as it is written (session.c), on every forward path: packed narrow (49
+    # positions) and wide (900) products, Winograd, direct first-layer and depthwise
+    # kernels, batch 2, the residual as the Add's first input, and a downsampling block
+    # whose Add takes two convolutions (fused into the later one; the earlier one's output
+    # is the residual).  Biases of +-2..3 against small spreads keep the sums off the kinks.
+    def residual_case(name, x, convs, add_in, act):
+        """convs: (out name, input, w, b, attrs, groups); the Add sums add_in (two names)."""
+        def conv_of(t, inp, w, b, attrs, groups):
+            return F.conv2d(t[inp], t[w], t[b] if b else None, stride=attrs.get("strides", [1, 1])[0],
+                            padding=attrs.get("pads", [0, 0, 0, 0])[0], groups=groups)
+        inits, nodes = [], []
+        for out, inp, (wn, w), (bn_, b), attrs, groups in convs:
+            inits += [(wn, w)] + ([(bn_, b)] if b is not None else [])
+            nodes.append(node("Conv", [inp, wn] + ([bn_] if b is not None else []), [out], group=groups, **attrs))
+        nodes.append(node("Add", list(add_in), ["s"]))
+        lo, hi = 0.0, 6.0
+        if act == "Relu":
+            nodes.append(node("Relu", ["s"], ["h"]))
+        elif act == "Clip":
+            nodes.append(node("Clip", ["s", "lo", "hi"], ["h"]))
+            inits += [("lo", f32(lo).reshape(())), ("hi", f32(hi).reshape(()))]
+        hname = "h" if act else "s"
+        m = convs[-1][2][1].shape[0]
+        w2 = R.normal((3, m, 1, 1), 0.3)
+        nodes.append(node("Conv", [hname, "w2"], ["y"]))
+        inits.append(("w2", w2))
+
+        def sums(t):
+            v = {"x": t["x"]}
+            for out, inp, (wn, _), (bn_, b), attrs, groups in convs:
+                v[out] = conv_of(dict(t, **v), inp, wn, bn_ if b is not None else None, attrs, groups)
+            return v[add_in[0]] + v[add_in[1]]
+
+        def fn(t):
+            sm = sums(t)
+            h = F.relu(sm) if act == "Relu" else torch.clamp(sm, lo, hi) if act == "Clip" else sm
+            return {hname: h, "y": F.conv2d(h, t["w2"])}
+        if act:   # the sums away from the kinks (checked, not assumed)
+            with torch.no_grad():
+                sm = sums({k: torch.tensor(a.astype(np.float64)) for k, a in [("x", x)] + inits}).numpy()
+            for k in ((lo,) if act == "Relu" else (lo, hi)):
+                assert np.abs(sm - k).min() > 1e-3, (name, np.abs(sm - k).min())
+        case(name, 13, nodes, [("x", x)], ["y"], fn, inits=inits, grad_targets=[], extra_targets=[hname],
+             rtol_f=1e-4, fd=0)
+
+    def pm(n, lo=2.0, hi=3.0):   # biases of alternating sign, lo..hi in size
+        return (R.uniform((n,), lo, hi) * np.where(np.arange(n) % 2 == 0, 1.0, -1.0)).astype(np.float32)
+    residual_case("fused_residual_1x1_narrow_relu", R.normal((1, 16, 7, 7), 0.1),
+                  [("c", "x", ("w1", R.normal((16, 16, 1, 1), 0.05)), ("b1", pm(16)), dict(kernel_shape=[1, 1]), 1)],
+                  ("c", "x"), "Relu")
+    residual_case("fused_residual_1x1_wide_linear_first", R.normal((1, 8, 30, 30), 0.1),
+                  [("c", "x", ("w1", R.normal((8, 8, 1, 1), 0.05)), ("b1", pm(8)), dict(kernel_shape=[1, 1]), 1)],
+                  ("x", "c"), None)
+    residual_case("fused_residual_winograd_relu", R.normal((1, 64, 10, 10), 0.1),
+                  [("c", "x", ("w1", R.normal((64, 64, 3, 3), 0.01)), ("b1", pm(64)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 1)], ("c", "x"), "Relu")
+    residual_case("fused_residual_direct_batch2_clip", R.normal((2, 4, 6, 20), 0.1),
+                  [("c", "x", ("w1", R.normal((4, 4, 3, 3), 0.05)), ("b1", pm(4)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 1)], ("c", "x"), "Clip")
+    residual_case("fused_residual_depthwise_relu", R.normal((1, 8, 9, 21), 0.1),
+                  [("c", "x", ("w1", R.normal((8, 1, 3, 3), 0.1)), ("b1", pm(8)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 8)], ("x", "c"), "Relu")
+    residual_case("fused_residual_downsample_relu", R.normal((1, 8, 12, 12), 0.1),
+                  [("ca", "x", ("wa", R.normal((16, 8, 3, 3), 0.05)), ("ba", pm(16)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), 1),
+                   ("cd", "x", ("wd", R.normal((16, 8, 1, 1), 0.05)), ("bd", None), dict(kernel_shape=[1, 1], strides=[2, 2]), 1)],
+                  ("ca", "cd"), "Relu")
+
 def main():
     if len(sys.argv) != 2:
         print("usage: gen_op_cases.py OUT_DIR", file=sys.stderr)

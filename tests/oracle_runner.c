@@ -16,7 +16,8 @@
  * FILTER (or $CC_ORACLE_FILTER) keeps only cases whose name contains it.
  * CC_ORACLE_KEEP=1 runs every case in the memory-saving mode instead
  * (cc_session_keep of the tensors the case reads: shared buffers, fused
- * Conv -> Relu / Clip).
+ * Conv -> [Add ->] Relu / Clip), and checks that its outputs have the same
+ * bits as a plain session's.
  */
 #include "contrastcam.h"
 #include "util/npy.h"
@@ -121,6 +122,38 @@ static int do_forward(ctx *c)
     return 0;
 }
 
+/* The memory-saving mode must not change a single bit: the outputs of a plain
+ * session (one buffer per activation, nothing fused) on the same inputs. */
+static int same_bits_as_plain(ctx *c)
+{
+    cc_session *plain = NULL;
+    cc_status st = cc_session_new(c->model, &plain);
+    for (int i = 0; i < c->m.n_in && st == CC_OK; i++)
+        st = cc_session_set_input(plain, c->input_idx[i], c->inputs[i].data, (size_t)c->inputs[i].numel);
+    if (st == CC_OK) st = cc_session_forward(plain);
+    if (st != CC_OK) {
+        snprintf(c->err, sizeof c->err, "plain session: %s: %s", cc_status_str(st), plain ? cc_session_errmsg(plain) : "");
+        cc_session_free(plain);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < c->m.n_out && !rc; i++) {
+        int t = cc_model_find_tensor(c->model, c->m.out[i].tensor);
+        size_t n = 0, np = 0;
+        const float *v = cc_session_value(c->sess, t, &n), *w = cc_session_value(plain, t, &np);
+        if (!v || !w || n != np) { snprintf(c->err, sizeof c->err, "output %s: no value", c->m.out[i].tensor); rc = -1; break; }
+        for (size_t j = 0; j < n; j++)
+            if (memcmp(&v[j], &w[j], sizeof v[j])) {
+                snprintf(c->err, sizeof c->err, "output %s[%zu]: %.9g with shared buffers and fusion, %.9g without",
+                         c->m.out[i].tensor, j, v[j], w[j]);
+                rc = -1;
+                break;
+            }
+    }
+    cc_session_free(plain);
+    return rc;
+}
+
 static int input_slot(ctx *c, int tensor)
 {
     for (int i = 0; i < c->m.n_in; i++)
@@ -219,7 +252,8 @@ static int run_case(ctx *c)
         st = cc_session_set_input(c->sess, t, c->inputs[i].data, (size_t)c->inputs[i].numel);
         if (st != CC_OK) FAILF(c, "set_input %s: %s: %s", l->tensor, cc_status_str(st), cc_session_errmsg(c->sess));
     }
-    if (getenv("CC_ORACLE_KEEP") && atoi(getenv("CC_ORACLE_KEEP"))) {
+    const int keep_mode = getenv("CC_ORACLE_KEEP") && atoi(getenv("CC_ORACLE_KEEP"));
+    if (keep_mode) {
         /* the memory-saving mode (shared buffers, Conv -> Relu / Clip fused):
          * keep every tensor a line reads, the rest may share or vanish */
         int keep[4 * MAXL], nk = 0;
@@ -234,6 +268,7 @@ static int run_case(ctx *c)
         if (st != CC_OK) FAILF(c, "keep: %s: %s", cc_status_str(st), cc_session_errmsg(c->sess));
     }
     if (do_forward(c)) return -1;
+    if (keep_mode && same_bits_as_plain(c)) return -1;
 
     for (int i = 0; i < c->m.n_out; i++) {
         io_line *l = &c->m.out[i];

@@ -19,6 +19,7 @@ rc=$?
 grep -v -i 'warn' "$FIX/gen_models.log"
 [ $rc = 0 ] || { echo "FAIL: tests/gen_models.py failed (exit $rc), see $FIX/gen_models.log"; exit 1; }
 "$RUNNER" "$FIX/models" || exit 1
-# again with shared buffers and fused Conv -> Relu / Clip (cc_session_keep)
+# again with shared buffers and fused Conv -> [Add ->] Relu / Clip (cc_session_keep), the
+# outputs also bit for bit against a plain session's
 echo "memory-saving mode:"
 CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/models"

@@ -169,7 +169,7 @@ void cc_graph_weights_live(cc_graph *g, int tensor)
 
 const cc_post *cc_ctx_post(const cc_ctx *ctx)
 {
-    static const cc_post none = { CC_POST_NONE, 0, 0 };
+    static const cc_post none = { CC_POST_NONE, 0, 0, NULL, NULL };
     return ctx ? &ctx->post : &none;   /* kernels may be called without a context (unit tests) */
 }
 

@@ -26,8 +26,10 @@ struct cc_session {
     float *pool_arena;        /* ... carved from this one allocation (cc_alloc_huge) */
     int n_pool;
     struct cc_head_pack *head_pack; /* cam.c: the pooled head's weights packed for all-Q, or NULL */
-    int *fuse;                /* cc_session_keep, per node: the activation node fused into it, -2 for that
-                                 activation node (skipped), -1 otherwise; NULL: no fusion */
+    int *fuse;                /* cc_session_keep, per node: the last node fused into it (an activation, or a
+                                 residual Add with or without one), whose output it writes; -2 - i for
+                                 the nodes so absorbed by node i (skipped); -1 otherwise; NULL: no fusion */
+    int *fuse_res;            /* per node: the residual tensor its fused Add adds, or -1 */
     cc_ctx ctx;
     cc_softmax_tap tap;       /* cc_session_prepare_contrast: u = W' softmax(z), filled by the forward */
     int tap_node, tap_output; /* the node that fills it and the output it belongs to; -1: none */

@@ -1,6 +1,6 @@
 /* What the own AVX-512 kernels share (conv_packed.c, conv_direct.c, conv_dw_direct.c,
- * pool_max_direct.c): the build guard, the fused activation on 16 lanes, the
- * lane mask of a partial vector, and the switch that turns them all off. */
+ * pool_max_direct.c): the build guard, the fused activation and residual on 16
+ * lanes, the lane mask of a partial vector, and the switch that turns them all off. */
 #ifndef CC_OPS_AVX512_H
 #define CC_OPS_AVX512_H
 #include "op.h"
@@ -24,6 +24,13 @@ static inline __attribute__((always_inline)) AVX512 __m512 cc_post16(__m512 v, i
     if (kind == CC_POST_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());   /* NaN -> 0, as v > 0 ? v : 0 */
     if (kind == CC_POST_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* NaN stays NaN */
     return v;
+}
+
+/* v plus the fused residual's values at res + off (lanes m; res NULL: none),
+ * added after the bias and before the activation (cc_post). */
+static inline __attribute__((always_inline)) AVX512 __m512 cc_res16(__m512 v, const float *res, int64_t off, __mmask16 m)
+{
+    return res ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + off)) : v;
 }
 
 /* The first `left` lanes (none when left <= 0, all 16 from 16 on). */

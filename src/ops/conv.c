@@ -20,8 +20,8 @@
  *     im2col products use weights packed at load (conv_packed.c) instead;
  *     large im2col planes go in bands of output rows, each band's columns
  *     built and multiplied by one thread while they are in cache.
- * The bias and a fused Relu / Clip (cc_ctx_post) are applied as the output
- * is written.
+ * The bias, a fused residual Add and a fused Relu / Clip (cc_ctx_post) are
+ * applied as the output is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
  * plane are packed side by side into one wider GEMM, so a late layer with a
  * 7x7 or 1x1 map and K = 1000 seeds is a few large GEMMs, not 1000 GEMVs.
@@ -765,7 +765,7 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
                 for (int64_t m = 0; m < M; m++) yi[m] = bias ? bias[m] : 0.0f;
                 int rc = cc_gemv_packed(&p->pk, p->packed, w, x + i * C, 1.0f, yi, p->N == 1 ? cc_ctx_tap(ctx) : NULL, ctx);
                 if (rc) return rc;
-                if (post && post->kind != CC_POST_NONE) cc_post_rows(yi, M, 1, NULL, post);
+                if (cc_post_any(post)) cc_post_rows(yi, M, 1, NULL, post);
             }
             return CC_E_OK;
         }

@@ -54,6 +54,7 @@ static AVX512 void direct_row(const float *x, int64_t C, int64_t H, int64_t W, c
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    const float *res = cc_post_res(post, y);
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         __m512 acc[CO];
 #pragma GCC unroll 16
@@ -94,6 +95,7 @@ static AVX512 void direct_row(const float *x, int64_t C, int64_t H, int64_t W, c
             if (j >= nm) break;
             __m512 v = acc[j];
             if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[j]));
+            v = cc_res16(v, res, j * OHW + oh * OW + ow0, live);
             _mm512_mask_storeu_ps(y + j * OHW + oh * OW + ow0, live, cc_post16(v, kind, lo, hi));
         }
     }

@@ -64,6 +64,7 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
     const int wraps = (int)((15 + W - 1) / W);   /* a lane is at most 15 past the chunk's first position */
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    const float *res = cc_post_res(post, y);
     int64_t oh0 = 0, ow0 = 0;
     for (int64_t i0 = 0; i0 < n; i0 += 16) {
         __m512i oh, ow;
@@ -79,7 +80,7 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
                 acc = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * kW + kw]), _mm512_maskz_loadu_ps(rm & cols[kw], xr + kw * d),
                                       acc);
         }
-        _mm512_mask_storeu_ps(y + i0, live, cc_post16(acc, kind, lo, hi));
+        _mm512_mask_storeu_ps(y + i0, live, cc_post16(cc_res16(acc, res, i0, live), kind, lo, hi));
         ow0 += 16;
         while (ow0 >= W) { ow0 -= W; oh0++; }
     }
@@ -115,6 +116,7 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    const float *res = cc_post_res(post, y);
     const __m512 b0 = _mm512_set1_ps(bias), z = _mm512_setzero_ps();
     for (int64_t j = 0; j < W; j += 16) {
         /* lanes of column tap kw read input column j + l + kw - pL, valid in [0, W) */
@@ -137,7 +139,7 @@ static AVX512 void dw_rows3(const float *x, int64_t H, int64_t W, const float *w
             __m512 n0, n1, n2;
             ROW1(oh - pT + 2, n0, n1, n2)
             const __m512 a = dw_taps9(w, b0, p0, p1, p2, c0, c1, c2, n0, n1, n2);
-            _mm512_mask_storeu_ps(y + oh * W + j, live, cc_post16(a, kind, lo, hi));
+            _mm512_mask_storeu_ps(y + oh * W + j, live, cc_post16(cc_res16(a, res, oh * W + j, live), kind, lo, hi));
             p0 = c0, p1 = c1, p2 = c2, c0 = n0, c1 = n1, c2 = n2;
         }
 #undef ROW1
@@ -153,6 +155,7 @@ static AVX512 void dw_rows3_s2(const float *x, int64_t H, int64_t W, const float
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    const float *res = cc_post_res(post, y);
     const __m512 b0 = _mm512_set1_ps(bias), z = _mm512_setzero_ps();
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         const int64_t base = 2 * ow0 - pL;
@@ -171,7 +174,7 @@ static AVX512 void dw_rows3_s2(const float *x, int64_t H, int64_t W, const float
             ROW2(2 * oh - pT + 1, c0, c1, c2)
             ROW2(2 * oh - pT + 2, n0, n1, n2)
             const __m512 a = dw_taps9(w, b0, p0, p1, p2, c0, c1, c2, n0, n1, n2);
-            _mm512_mask_storeu_ps(y + oh * OW + ow0, live, cc_post16(a, kind, lo, hi));
+            _mm512_mask_storeu_ps(y + oh * OW + ow0, live, cc_post16(cc_res16(a, res, oh * OW + ow0, live), kind, lo, hi));
             p0 = n0, p1 = n1, p2 = n2;
         }
 #undef ROW2

@@ -7,8 +7,8 @@
  * repacks both operands on every call (14% of a ResNet-50 forward went to
  * packing the weights alone) and runs its edge kernels on a 49-wide output.
  * With the weights packed at load, two AVX-512 register tiles cover both
- * shapes, and the bias and the fused activation are applied as the tile is
- * stored, so the output is written once:
+ * shapes, and the bias, a fused residual and the fused activation are
+ * applied as the tile is stored, so the output is written once:
  *   - wide planes (N >= 784): a tile is rows x 4 vectors of 16 positions;
  *     the weights are broadcast, the image rows are loaded as they lie;
  *   - narrow planes: a tile is 1-4 vectors of 16 output channels x 7
@@ -103,6 +103,10 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    const float *res = col ? NULL : cc_post_res(post, c);
+    if (res)   /* a fused residual: fetched while the sums run */
+        for (int r = 0; r < mrows; r++)
+            for (int v = 0; v < V; v++) _mm_prefetch((const char *)(res + r * ldc + 16 * v), _MM_HINT_T0);
     for (int64_t k = 0; k < K; k++) {
         __m512 x[4];
         const float *bk = b + k * ldb, *wk = w + k * R;
@@ -124,8 +128,9 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
         const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) {
-            const __m512 o = col ? contrast16(_mm512_maskz_loadu_ps(v == V - 1 ? last : 0xffff, col + 16 * v), acc[r][v])
-                                 : cc_post16(_mm512_add_ps(acc[r][v], bv), kind, lo, hi);
+            const __mmask16 m = v == V - 1 ? last : (__mmask16)0xffff;
+            const __m512 o = col ? contrast16(_mm512_maskz_loadu_ps(m, col + 16 * v), acc[r][v])
+                                 : cc_post16(cc_res16(_mm512_add_ps(acc[r][v], bv), res, r * ldc + 16 * v, m), kind, lo, hi);
             if (v == V - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, last, o);
             else _mm512_storeu_ps(c + r * ldc + 16 * v, o);
         }
@@ -226,6 +231,20 @@ static AVX512 int64_t zero_rows(const float *b, int64_t ldb, int64_t K, int nr, 
     return n * 8 > K * 7 ? -1 : n;
 }
 
+/* c[r * ldc + j] = post(c[r * ldc + j] + residual) for r < rows, j < n: the
+ * fused residual and activation of a block of narrow tiles (cc_post_apply). */
+static AVX512 void residual_rows(float *c, int64_t ldc, int rows, int n, const cc_post *post)
+{
+    const float *res = cc_post_res(post, c);
+    const __m512 lo = _mm512_set1_ps(post->lo), hi = _mm512_set1_ps(post->hi);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 m = cc_live16(n - j);
+            const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + r * ldc + j), _mm512_maskz_loadu_ps(m, res + r * ldc + j));
+            _mm512_mask_storeu_ps(c + r * ldc + j, m, cc_post16(v, post->kind, lo, hi));
+        }
+}
+
 #define NARROW_ALL(V)                                                                                       \
     switch (nr) {                                                                                           \
     case 1: NARROW(V, 1); break; case 2: NARROW(V, 2); break; case 3: NARROW(V, 3); break;                  \
@@ -297,6 +316,11 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
     /* in blocks, each tile's place in its zero list */
     int64_t *pos = list && part ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;
     if (!part || (list && !pos)) nkb = 1;
+    /* a fused residual: the tiles store their sums with the bias, and each
+     * task's block of rows takes residual and activation once all its tiles
+     * are out (a tile's transposed layout makes adding it there slower) */
+    const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
+    const cc_post *tpost = cc_post_res(post, C) ? &bias_only : post;
 #pragma omp parallel if (M * N * K >= CC_PAR_MIN)
     {
         if (list) {
@@ -348,9 +372,10 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                     }
                     narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), idx ? wp : wp + k0 * R,
                                 idx ? B + n : B + k0 * ldb + n, ldb, idx, kn, C + p * R * ldc + n, ldc, mrows,
-                                bias ? bias + p * R : NULL, post, col ? col + n : NULL, pf + 64 * l0, l1 - l0,
+                                bias ? bias + p * R : NULL, tpost, col ? col + n : NULL, pf + 64 * l0, l1 - l0,
                                 pt ? pt + i * (7 * 64) : NULL, kb == 0, kb == nkb - 1);
                 }
+                if (tpost != post && kb == nkb - 1) residual_rows(C + p * R * ldc + c0, ldc, mrows, (int)(c1 - c0), post);
             }
         }
     }

@@ -72,15 +72,32 @@ float *cc_scratch(cc_ctx *ctx, int slot, size_t n);
  * (src/graph/session.c), and the producer applies it while its output is
  * still in cache, instead of one more pass over memory.  The expressions are
  * the Relu / Clip forward ones, NaN handling included. */
+/* A convolution may also take a residual Add (Conv -> Add -> [Relu / Clip],
+ * the end of a ResNet or MobileNetV2 block): `res` is the Add's other input,
+ * of the output's shape, and the output element at y pairs with
+ * res[y - base].  The sum comes after the bias and before the activation,
+ * as the unfused nodes compute it: the same bits. */
 enum { CC_POST_NONE = 0, CC_POST_RELU = 1, CC_POST_CLIP = 2 };
 typedef struct cc_post {
     int kind;
     float lo, hi;             /* CC_POST_CLIP bounds */
+    const float *res;         /* the residual to add, or NULL */
+    const float *base;        /* the output tensor's data, which res lines up with */
 } cc_post;
 /* The activation the current forward call must apply to its first output
- * (kind CC_POST_NONE when none, or when ctx is NULL). */
+ * (kind CC_POST_NONE and no residual when none, or when ctx is NULL). */
 const cc_post *cc_ctx_post(const cc_ctx *ctx);
-/* y[i] = post(y[i] + bias) for i < n, on the calling thread. */
+/* Whether post changes anything (an activation or a residual). */
+static inline int cc_post_any(const cc_post *post)
+{
+    return post && (post->kind != CC_POST_NONE || post->res);
+}
+/* The residual values that pair with output element y, or NULL. */
+static inline const float *cc_post_res(const cc_post *post, const float *y)
+{
+    return post && post->res ? post->res + (y - post->base) : NULL;
+}
+/* y[i] = post(y[i] + bias (+ residual)) for i < n, on the calling thread. */
 void cc_post_apply(float *y, int64_t n, float bias, const cc_post *post);
 /* y[r * len + i] = post(y[r * len + i] + (bias ? bias[r] : 0)) for r < rows:
  * the epilogue of a product that wrote y without its bias. */

@@ -118,6 +118,25 @@ void cc_post_apply(float *restrict y, int64_t n, float bias, const cc_post *post
 {
     const int kind = post ? post->kind : CC_POST_NONE;
     const float lo = post ? post->lo : 0, hi = post ? post->hi : 0;
+    const float *restrict r = cc_post_res(post, y);
+    if (r) {
+        /* the bias first, only where the unfused product adds one, then the residual */
+        if (bias != 0.0f) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) y[i] += bias;
+        }
+        if (kind == CC_POST_RELU) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) { float v = y[i] + r[i]; y[i] = isgreater(v, 0.0f) ? v : 0.0f; }
+        } else if (kind == CC_POST_CLIP) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) { float v = y[i] + r[i]; y[i] = isless(v, lo) ? lo : isgreater(v, hi) ? hi : v; }
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) y[i] += r[i];
+        }
+        return;
+    }
     /* quiet comparisons (isgreater, isless): the same values as > and <, NaN
      * included, but GCC if-converts them under -ftrapping-math, so these vectorise */
     if (kind == CC_POST_RELU) {
@@ -134,7 +153,7 @@ void cc_post_apply(float *restrict y, int64_t n, float bias, const cc_post *post
 
 void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const cc_post *post)
 {
-    if ((!post || post->kind == CC_POST_NONE) && !bias) return;
+    if (!cc_post_any(post) && !bias) return;
 #pragma omp parallel for schedule(static) if (rows * len >= CC_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) cc_post_apply(y + r * len, len, bias ? bias[r] : 0.0f, post);
 }
