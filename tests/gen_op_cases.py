@@ -958,6 +958,22 @@ def define_cases():
                    ("cd", "x", ("wd", R.normal((16, 8, 1, 1), 0.05)), ("bd", None), dict(kernel_shape=[1, 1], strides=[2, 2]), 1)],
                   ("ca", "cd"), "Relu")
 
+    # Stride-2 convolutions read straight from the input (cc_packed_conv, conv.c): a 7x7
+    # first layer, rows of 7-position tiles with a partial last one (and narrower than one
+    # tile), the input used in place (no padding, taps inside it) or through a zero-padded
+    # copy (padding on one side, at the end only, reaching past the end), row strides 1 and
+    # 3, dilation 2, a partial panel of channels, batch 2, SAME_UPPER
+    conv_case("conv_taps_7x7_s2", (1, 3, 40, 37), (24, 3, 7, 7), strides=(2, 2), pads=(3, 3, 3, 3), const_w=True)
+    conv_case("conv_taps_3x3_s2_endpad_batch2", (2, 9, 10, 15), (20, 9, 3, 3), strides=(2, 2), pads=(0, 0, 1, 1),
+              const_w=True)
+    conv_case("conv_taps_1x1_s2_inplace", (1, 12, 13, 30), (40, 12, 1, 1), strides=(2, 2), const_w=True)
+    conv_case("conv_taps_3x3_s2_inplace_narrow", (1, 6, 9, 11), (17, 6, 3, 3), strides=(2, 2), bias=False, const_w=True)
+    conv_case("conv_taps_rowstride1", (1, 5, 8, 31), (18, 5, 3, 3), strides=(1, 2), pads=(1, 2, 1, 0), const_w=True)
+    conv_case("conv_taps_rowstride3_dil2", (1, 7, 17, 29), (33, 7, 3, 3), strides=(3, 2), dil=(2, 2), pads=(2, 1, 0, 2),
+              const_w=True)
+    conv_case("conv_taps_same_upper", (1, 8, 11, 12), (16, 8, 3, 3), strides=(2, 2), auto_pad="SAME_UPPER",
+              const_w=True)
+
 def main():
     if len(sys.argv) != 2:
         print("usage: gen_op_cases.py OUT_DIR", file=sys.stderr)

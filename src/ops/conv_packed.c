@@ -138,14 +138,16 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
 }
 
 /* Narrow tile: V vectors of 16 channels x NR positions; with `idx`, only the
- * K rows k = idx[0..K) of B (the others are zero across the tile).  Two cache
+ * K rows k = idx[0..K) of B (the others are zero across the tile); with
+ * `off`, row k of B is read at b + off[k], its NR values SW apart (a
+ * convolution read straight from its input, cc_packed_conv).  Two cache
  * lines from pf on are prefetched per k, up to pfn lines.  A long sum goes in
  * blocks of k (packed_gemm): `part` holds the tile's sums between blocks;
  * `first` starts them at zero, and only the `last` block stores the tile. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
     int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
-    int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias, const cc_post *post, const float *col,
-    const char *pf, int64_t pfn, float *restrict part, int first, int last)
+    const int32_t *restrict off, int SW, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
+    const cc_post *post, const float *col, const char *pf, int64_t pfn, float *restrict part, int first, int last)
 {
     __m512 acc[4][7];
 #pragma GCC unroll 4
@@ -155,7 +157,7 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
     for (int64_t j = 0; j < K; j++) {
         __m512 wv[4];
         const int64_t k = idx ? idx[j] : j;
-        const float *wk = w + k * 16 * V, *bk = b + k * ldb;
+        const float *wk = w + k * 16 * V, *bk = off ? b + off[k] : b + k * ldb;
         if (2 * j < pfn) {
             _mm_prefetch(pf + 128 * j, _MM_HINT_T1);
             _mm_prefetch(pf + 128 * j + 64, _MM_HINT_T1);
@@ -164,7 +166,7 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wk + 16 * v);
 #pragma GCC unroll 7
         for (int n = 0; n < NR; n++) {
-            const __m512 xn = _mm512_set1_ps(bk[n]);
+            const __m512 xn = _mm512_set1_ps(bk[n * SW]);
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++) acc[v][n] = _mm512_fmadd_ps(wv[v], xn, acc[v][n]);
         }
@@ -213,8 +215,9 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 
 #define NARROW(V, NR)                                                                                       \
     do {                                                                                                    \
-        if (idx) narrow_tile(V, NR, w, b, ldb, idx, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else narrow_tile(V, NR, w, b, ldb, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
     } while (0)
 /* The rows of B (K x nr from b) with a nonzero (or NaN) among their nr values,
  * into idx; returns their number, or -1 when fewer than 1/8 are zero (the
@@ -251,9 +254,10 @@ static AVX512 void residual_rows(float *c, int64_t ldc, int rows, int n, const c
     case 4: NARROW(V, 4); break; case 5: NARROW(V, 5); break; case 6: NARROW(V, 6); break;                  \
     default: NARROW(V, 7); break;                                                                           \
     }
-static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, const int32_t *idx, int64_t K,
-                               float *c, int64_t ldc, int mrows, const float *bias, const cc_post *post, const float *col,
-                               const char *pf, int64_t pfn, float *part, int first, int last)
+static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, const int32_t *idx,
+                               const int32_t *off, int64_t K, float *c, int64_t ldc, int mrows, const float *bias,
+                               const cc_post *post, const float *col, const char *pf, int64_t pfn, float *part,
+                               int first, int last)
 {
     switch (V) {
     case 1: NARROW_ALL(1); break;
@@ -371,7 +375,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                         idx = l + at, kn = e - at;
                     }
                     narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), idx ? wp : wp + k0 * R,
-                                idx ? B + n : B + k0 * ldb + n, ldb, idx, kn, C + p * R * ldc + n, ldc, mrows,
+                                idx ? B + n : B + k0 * ldb + n, ldb, idx, NULL, kn, C + p * R * ldc + n, ldc, mrows,
                                 bias ? bias + p * R : NULL, tpost, col ? col + n : NULL, pf + 64 * l0, l1 - l0,
                                 pt ? pt + i * (7 * 64) : NULL, kb == 0, kb == nkb - 1);
                 }
@@ -391,6 +395,35 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
     packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL);
 }
 
+/* Tasks: (panel, output row), panel-major, so each thread streams its panels'
+ * weights once (from L2 for all the row's tiles); while a panel's rows run,
+ * the next panel's weights are prefetched into L2 a slice per row.  A tile
+ * is 7 output positions of one row, so every position of a tile reads its
+ * taps at the same offsets, 2 apart. */
+void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
+                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
+{
+    const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels, OHW = OH * OW, tasks = P * OH;
+    const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
+    const cc_post *tpost = cc_post_res(post, C) ? &bias_only : post;   /* as in packed_gemm */
+    const int64_t lines = R * K * 4 / 64;
+#pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t p = t / OH, oh = t % OH, nt = (OW + 6) / 7;
+        const int mrows = (int)(M - p * R < R ? M - p * R : R);
+        const float *b = x + oh * sH * rowp;
+        float *c = C + p * R * OHW + oh * OW;
+        const int64_t l0 = p + 1 < P ? lines * oh / OH : 0, l1 = p + 1 < P ? lines * (oh + 1) / OH : 0;
+        const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
+        for (int64_t i = 0, ow = 0; ow < OW; i++, ow += 7) {
+            const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
+            narrow_call((int)(R / 16), (int)(OW - ow < 7 ? OW - ow : 7), Wp + p * R * K, b + 2 * ow, 0, NULL, off, K,
+                        c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1);
+        }
+        if (tpost != post) residual_rows(c, OHW, mrows, (int)OW, post);
+    }
+}
+
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                              int64_t ldc, const float *col)
 {
@@ -403,6 +436,12 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
                     int64_t ldc, const float *bias, const cc_post *post)
 {
     (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)bias; (void)post;
+}
+
+void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
+                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
+{
+    (void)pk; (void)Wp; (void)x; (void)rowp; (void)sH; (void)off; (void)OH; (void)OW; (void)C; (void)bias; (void)post;
 }
 
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
