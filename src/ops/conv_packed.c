@@ -305,6 +305,16 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
      * blocks, each still one sequential sum over k: the same bits. */
     enum { TPC = 4, KB = 512 };
     const int64_t chunk = 7 * TPC, nch = (N + chunk - 1) / chunk, tasks = P * nch, ntiles = (N + 6) / 7;
+    /* With chunks enough for every thread, tasks go chunk by chunk instead
+     * (all panels of a chunk, then the next): each thread then writes whole
+     * columns, and the next layer's thread reads the columns its own core
+     * wrote.  Split by panels, half of every input came from the other
+     * core's cache: a 256 x 1024 x 196 product after a 1024 x 256 one took
+     * 0.42-0.55 ms on two threads against 0.36-0.43 on an input nobody had
+     * just written. */
+    const int bycol = nch >= 2 * (int64_t)omp_get_max_threads();
+#define TASK_PANEL(t) (bycol ? (t) % P : (t) / nch)
+#define TASK_CHUNK(t) (bycol ? (t) / P : (t) % nch)
     int64_t nkb = R * K * 4 > ((int64_t)256 << 10) ? (K + KB - 1) / KB : 1;
     /* Zero inputs: after a ReLU most inputs can be exactly 0 (the last layer of
      * a trained MobileNetV2: 85%, and 60% of its (k, 7-position) runs are all
@@ -345,7 +355,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         for (int64_t kb = 0; kb < nkb; kb++) {
             const int64_t k0 = K * kb / nkb, k1 = K * (kb + 1) / nkb;
             for (int64_t t = t0; t < t1; t++) {
-                const int64_t p = t / nch, c0 = (t % nch) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
+                const int64_t p = TASK_PANEL(t), c0 = TASK_CHUNK(t) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
                 const int mrows = (int)(M - p * R < R ? M - p * R : R);
                 const float *wp = Wp + p * R * K;
                 /* what this thread reads next into L2 while this task computes: the
@@ -354,8 +364,8 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                  * classifier, 5 MB, is not in any cache after the forward) */
                 int64_t np = -1, nk0 = k0, nk1 = k1;
                 if (nkb == 1) np = p + 1 < P ? p + 1 : -1;
-                else if (t + 1 < t1) np = (t + 1) / nch;
-                else if (kb + 1 < nkb) np = t0 / nch, nk0 = k1, nk1 = K * (kb + 2) / nkb;
+                else if (t + 1 < t1) np = TASK_PANEL(t + 1);
+                else if (kb + 1 < nkb) np = TASK_PANEL(t0), nk0 = k1, nk1 = K * (kb + 2) / nkb;
                 const int64_t nt = (c1 - c0 + 6) / 7, lines = np >= 0 ? R * (nk1 - nk0) * 4 / 64 : 0;
                 const char *pf = (const char *)(np >= 0 ? Wp + np * R * K + nk0 * R : Wp);
                 float *pt = part ? part + (t * TPC) * (7 * 64) : NULL;
@@ -383,6 +393,8 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
             }
         }
     }
+#undef TASK_PANEL
+#undef TASK_CHUNK
     free(list);
     free(cnt);
     free(part);
