@@ -113,7 +113,8 @@ int cc_wino4_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, 
 /* 2-D max-pool, stride 2, 2x2 or 3x3 windows, values only (pool_max_direct.c):
  * cc_maxpool_s2_ok says whether this CPU / build / window can take it. */
 int cc_maxpool_s2_ok(const cc_window *w);
-void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y);
+/* Output rows [oh0, oh1) of one plane. */
+void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, int64_t oh0, int64_t oh1);
 
 /* Depthwise straight from the plane (conv_dw_direct.c): one H x W plane x
  * to one OH x OW plane y = post(bias + correlation with the kH x kW kernel

@@ -407,11 +407,14 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
     packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL);
 }
 
-/* Tasks: (panel, output row), panel-major, so each thread streams its panels'
- * weights once (from L2 for all the row's tiles); while a panel's rows run,
- * the next panel's weights are prefetched into L2 a slice per row.  A tile
- * is 7 output positions of one row, so every position of a tile reads its
- * taps at the same offsets, 2 apart. */
+/* Tasks: (panel, output row).  Row-major where all the panels fit in L2
+ * together and there are rows for every thread: each thread then writes
+ * whole rows, which the next layer's thread reads from its own core (as
+ * packed_gemm's column split).  Else panel-major, so each thread streams its
+ * panels' weights once, and while a panel's rows run the next panel's
+ * weights are prefetched into L2 a slice per row.  A tile is 7 output
+ * positions of one row, so every position of a tile reads its taps at the
+ * same offsets, 2 apart. */
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
@@ -419,13 +422,15 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
     const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
     const cc_post *tpost = cc_post_res(post, C) ? &bias_only : post;   /* as in packed_gemm */
     const int64_t lines = R * K * 4 / 64;
+    const int byrow = P * R * K * 4 <= ((int64_t)1 << 20) && OH >= 2 * (int64_t)omp_get_max_threads();
 #pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
     for (int64_t t = 0; t < tasks; t++) {
-        const int64_t p = t / OH, oh = t % OH, nt = (OW + 6) / 7;
+        const int64_t p = byrow ? t % P : t / OH, oh = byrow ? t / P : t % OH, nt = (OW + 6) / 7;
         const int mrows = (int)(M - p * R < R ? M - p * R : R);
         const float *b = x + oh * sH * rowp;
         float *c = C + p * R * OHW + oh * OW;
-        const int64_t l0 = p + 1 < P ? lines * oh / OH : 0, l1 = p + 1 < P ? lines * (oh + 1) / OH : 0;
+        const int pnext = !byrow && p + 1 < P;
+        const int64_t l0 = pnext ? lines * oh / OH : 0, l1 = pnext ? lines * (oh + 1) / OH : 0;
         const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
         for (int64_t i = 0, ow = 0; ow < OW; i++, ow += 7) {
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;

@@ -33,9 +33,9 @@ int cc_maxpool_s2_ok(const cc_window *w)
 
 #ifdef CC_AVX512
 
-AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
+AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, int64_t oh0, int64_t oh1)
 {
-    const int64_t H = w->in[1], W = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t H = w->in[1], W = w->in[2], OW = w->out[2];
     const int64_t kH = w->k[1], kW = w->k[2], pT = w->pb[1], pL = w->pb[2];
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         const int64_t base = 2 * ow0 - pL;
@@ -48,7 +48,7 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
                 const int64_t c = base + 2 * l + kw;
                 if (c >= 0 && c < W) v[kw] |= (__mmask16)(1u << l);
             }
-        for (int64_t oh = 0; oh < OH; oh++) {
+        for (int64_t oh = oh0; oh < oh1; oh++) {
             __m512 best = _mm512_setzero_ps();
             int first = 1;
             for (int64_t kh = 0; kh < kH; kh++) {
@@ -72,9 +72,9 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
 
 #else
 
-void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y)
+void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, int64_t oh0, int64_t oh1)
 {
-    (void)w; (void)x; (void)y;
+    (void)w; (void)x; (void)y; (void)oh0; (void)oh1;
 }
 
 #endif
