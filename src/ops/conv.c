@@ -248,12 +248,12 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     const int64_t CKK = C * p->kk, tH = (p->OH - 1) * p->sH + (p->kH - 1) * p->dH + 1,
                   tW = (p->OW - 1) * 2 + (p->kW - 1) * p->dW + 1;
     const int tcopy = p->pT || p->pL || tH > p->H || tW > p->W;
-    const int taps = p->kind == CONV_IM2COL && !p->direct && G == 1 && w.nsp == 2 && p->sW == 2 && p->kk > 1 && wt->is_const &&
-                     wt->data && C * (tcopy ? tH * tW : p->HW) <= INT32_MAX && cc_packed_plan(M, CKK, 1, &pk) &&
+    const int packable = (p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && !p->direct && G == 1 && wt->is_const && wt->data;
+    /* N = 1 plans the narrow tiles cc_packed_conv runs */
+    const int taps = packable && p->kind == CONV_IM2COL && w.nsp == 2 && p->sW == 2 && p->kk > 1 &&
+                     C * (tcopy ? tH * tW : p->HW) <= INT32_MAX && cc_packed_plan(M, CKK, 1, &pk) &&
                      pk.rows * CKK * (int64_t)sizeof(float) <= ((int64_t)1 << 20);
-    if (((p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && !p->direct && G == 1 && wt->is_const && wt->data &&
-         cc_packed_plan(M, CKK, p->OHW, &pk)) || taps) {
-        if (taps) cc_packed_plan(M, CKK, 1, &pk);
+    if (taps || (packable && cc_packed_plan(M, CKK, p->OHW, &pk))) {
         const size_t head = (sizeof *p + 63) / 64 * 64, wbytes = sizeof(float) * cc_packed_floats(&pk);
         conv_params *q = realloc(p, head + wbytes + (taps ? sizeof(int32_t) * (size_t)CKK : 0));
         if (q) {   /* out of memory: the OpenBLAS path still works */

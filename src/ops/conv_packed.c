@@ -139,14 +139,14 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
 
 /* Narrow tile: V vectors of 16 channels x NR positions; with `idx`, only the
  * K rows k = idx[0..K) of B (the others are zero across the tile); with
- * `off`, row k of B is read at b + off[k], its NR values SW apart (a
+ * `off`, row k of B is read at b + off[k], its NR values 2 apart (a
  * convolution read straight from its input, cc_packed_conv).  Two cache
  * lines from pf on are prefetched per k, up to pfn lines.  A long sum goes in
  * blocks of k (packed_gemm): `part` holds the tile's sums between blocks;
  * `first` starts them at zero, and only the `last` block stores the tile. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
     int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
-    const int32_t *restrict off, int SW, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
+    const int32_t *restrict off, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
     const cc_post *post, const float *col, const char *pf, int64_t pfn, float *restrict part, int first, int last)
 {
     __m512 acc[4][7];
@@ -166,7 +166,7 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wk + 16 * v);
 #pragma GCC unroll 7
         for (int n = 0; n < NR; n++) {
-            const __m512 xn = _mm512_set1_ps(bk[n * SW]);
+            const __m512 xn = _mm512_set1_ps(bk[off ? 2 * n : n]);
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++) acc[v][n] = _mm512_fmadd_ps(wv[v], xn, acc[v][n]);
         }
@@ -215,9 +215,9 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 
 #define NARROW(V, NR)                                                                                       \
     do {                                                                                                    \
-        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
     } while (0)
 /* The rows of B (K x nr from b) with a nonzero (or NaN) among their nr values,
  * into idx; returns their number, or -1 when fewer than 1/8 are zero (the
@@ -232,6 +232,15 @@ static AVX512 int64_t zero_rows(const float *b, int64_t ldb, int64_t K, int nr, 
         n += _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
     }
     return n * 8 > K * 7 ? -1 : n;
+}
+
+/* What narrow tiles apply as they store: post, or with a fused residual only
+ * the bias (residual_rows adds it and the activation per task, over whole
+ * rows; inside a tile's transposed store it cost more than the Add). */
+static const cc_post *tile_post(const cc_post *post, const float *C)
+{
+    static const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
+    return cc_post_res(post, C) ? &bias_only : post;
 }
 
 /* c[r * ldc + j] = post(c[r * ldc + j] + residual) for r < rows, j < n: the
@@ -330,11 +339,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
     /* in blocks, each tile's place in its zero list */
     int64_t *pos = list && part ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;
     if (!part || (list && !pos)) nkb = 1;
-    /* a fused residual: the tiles store their sums with the bias, and each
-     * task's block of rows takes residual and activation once all its tiles
-     * are out (a tile's transposed layout makes adding it there slower) */
-    const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
-    const cc_post *tpost = cc_post_res(post, C) ? &bias_only : post;
+    const cc_post *tpost = tile_post(post, C);
 #pragma omp parallel if (M * N * K >= CC_PAR_MIN)
     {
         if (list) {
@@ -419,8 +424,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels, OHW = OH * OW, tasks = P * OH;
-    const cc_post bias_only = { CC_POST_NONE, 0, 0, NULL, NULL };
-    const cc_post *tpost = cc_post_res(post, C) ? &bias_only : post;   /* as in packed_gemm */
+    const cc_post *tpost = tile_post(post, C);
     const int64_t lines = R * K * 4 / 64;
     const int byrow = P * R * K * 4 <= ((int64_t)1 << 20) && OH >= 2 * (int64_t)omp_get_max_threads();
 #pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
