@@ -973,6 +973,13 @@ def define_cases():
               const_w=True)
     conv_case("conv_taps_same_upper", (1, 8, 11, 12), (16, 8, 3, 3), strides=(2, 2), auto_pad="SAME_UPPER",
               const_w=True)
+    # ... and at stride 1 on narrow planes (under 784 outputs), instead of Winograd or im2col:
+    # ResNet-50's 14x14 shape scaled down (64 channels, so Winograd would take it), a 5x5
+    # in place with partial tiles, dilation 2 with padding on every side and batch 2
+    conv_case("conv_taps_3x3_s1_14x14", (1, 64, 14, 14), (64, 64, 3, 3), pads=(1, 1, 1, 1), const_w=True)
+    conv_case("conv_taps_5x5_s1_inplace", (1, 5, 12, 17), (20, 5, 5, 5), const_w=True)
+    conv_case("conv_taps_3x3_s1_dil2_batch2", (2, 6, 11, 10), (18, 6, 3, 3), dil=(2, 2), pads=(2, 1, 2, 1), bias=False,
+              const_w=True)
 
 def main():
     if len(sys.argv) != 2:

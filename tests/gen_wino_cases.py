@@ -4,6 +4,9 @@
 sizes that are not multiples of 4 (partial tiles at the bottom / right edge),
 with and without bias, one image large enough to be cut into bands that the
 threads share; expected outputs and input gradients from PyTorch in float64.
+On a CPU with the packed AVX-512 kernels the narrow planes (under 784 outputs)
+take the per-tap path instead (conv.c, taps_plan); tests/test_conv_winograd.sh
+also runs every case without those kernels, where Winograd takes them all.
 F(4x4,3x3) rounds to ~1.5e-5 of the output range in float32 (direct: ~1e-6),
 hence the output tolerance 3e-5; 7x7 (too small for Winograd) keeps 1e-5.
 Format: tests/gen_op_cases.py (read by tests/oracle_runner.c).
@@ -26,7 +29,8 @@ rng = np.random.default_rng(11)
 cases = [("wino_c256_m64_7x7", 256, 64, 7, 7, True), ("wino_c256_m96_9x13", 256, 96, 9, 13, False),
          ("wino_c320_m64_14x14", 320, 64, 14, 14, True), ("wino_c256_m128_8x8", 256, 128, 8, 8, False),
          ("wino_c128_m64_15x6", 128, 64, 15, 6, True), ("wino_c64_m64_33x31", 64, 64, 33, 31, True),
-         ("wino_c64_m64_130x254_bands", 64, 64, 130, 254, True)]
+         ("wino_c64_m64_130x254_bands", 64, 64, 130, 254, True), ("wino_c256_m96_28x29", 256, 96, 28, 29, False),
+         ("wino_c128_m128_29x28", 128, 128, 29, 28, True)]
 for name, C, M, H, W, bias in cases:
     big = H * W > 10000   # forward only: the input gradient takes the im2col path, checked above
     d = os.path.join(out, name)

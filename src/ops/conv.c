@@ -10,7 +10,8 @@
  *     straight from the unpadded plane with masked loads instead
  *     (conv_dw_direct.c);
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
- *     weights: Winograd F(4x4, 3x3) (conv_wino4.c);
+ *     weights: Winograd F(4x4, 3x3) (conv_wino4.c), except on the narrow
+ *     planes the per-tap path below takes;
  *   - 3x3 at stride 1 or 2 over at most 4 input channels (a first layer),
  *     one group, constant weights, on an AVX-512 CPU: a direct kernel
  *     (conv_direct.c);
@@ -20,8 +21,9 @@
  *     im2col products use weights packed at load (conv_packed.c) instead;
  *     large im2col planes go in bands of output rows, each band's columns
  *     built and multiplied by one thread while they are in cache; a
- *     stride-2 kernel larger than 1x1 skips im2col and reads its (padded)
- *     input through per-tap offsets (cc_packed_conv).
+ *     kernel larger than 1x1 at stride 2, or at stride 1 on a narrow plane,
+ *     skips im2col and reads its (padded) input through per-tap offsets
+ *     (cc_packed_conv, taps_plan).
  * The bias, a fused residual Add and a fused Relu / Clip (cc_ctx_post) are
  * applied as the output is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
@@ -131,7 +133,7 @@ typedef struct conv_params {
     float *packed;            /* CONV_1X1 / CONV_IM2COL with packed weights (conv_packed.c), same allocation */
     cc_packed pk;
     float *direct;            /* CONV_IM2COL through cc_conv_direct (few input channels), its weights, same allocation */
-    int32_t *taps;            /* CONV_IM2COL at stride 2 through cc_packed_conv: each k's offset in the
+    int32_t *taps;            /* CONV_IM2COL through cc_packed_conv (taps_plan): each k's offset in the
                                  (padded) input, same allocation; NULL: im2col */
     int64_t tH, tW;           /* ... the input it reads: H x W itself, or a zero-padded tH x tW copy */
     int tcopy;
@@ -151,6 +153,29 @@ static conv_params *aligned_params(conv_params *p, size_t size)
     if (q->taps) q->taps = (int32_t *)((char *)q + ((char *)q->taps - (char *)p));
     free(p);
     return q;
+}
+
+
+/* Whether the product reads its input through per-tap offsets (cc_packed_conv)
+ * instead of an im2col matrix, and its narrow plan (pk): kernels over 1x1 at
+ * stride 2, or at stride 1 on a narrow plane, with a panel of weights that
+ * stays in L2 (<= 1 MB); the input is zero-padded into a copy where the taps
+ * reach past it.
+ *   - Stride 2: ResNet-50's 7x7 first layer built a 7.4 MB column matrix and
+ *     its stride-2 3x3 layers 1.8-3.6 MB ones, and ran 30-50% slower than
+ *     ONNX Runtime's direct kernels.
+ *   - Stride 1, narrow planes (14x14): here instead of Winograd, whose 36
+ *     transformed weight blocks (9.4 MB for 256 channels, 4x the kernel's)
+ *     serve 16 tiles each and came from memory at every layer.
+ *   - Not 1x1 (the stride-2 shortcuts): each k would read another plane, and
+ *     the subsampled copy im2col makes is small; 10-40% slower that way. */
+static int taps_plan(const conv_params *p, int64_t M, cc_packed *pk)
+{
+    const int64_t CKK = p->C * p->kk;
+    if (p->kk == 1 || p->G != 1 || !(p->sW == 2 || (p->sW == 1 && cc_packed_plan(M, CKK, p->OHW, pk) && !pk->wide)))
+        return 0;
+    /* N = 1 plans the narrow tiles cc_packed_conv runs */
+    return cc_packed_plan(M, CKK, 1, pk) && pk->rows * CKK * (int64_t)sizeof(float) <= ((int64_t)1 << 20);
 }
 
 static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
@@ -200,7 +225,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
     }
     if (p->kind == CONV_IM2COL && G == 1 && w.nsp == 2 && p->kH == 3 && p->kW == 3 && p->sH == 1 && p->sW == 1 &&
         p->dH == 1 && p->dW == 1 && p->pT == 1 && p->pL == 1 && p->OH == p->H && p->OW == p->W && C >= 64 && M >= 64 &&
-        p->OHW >= 64 && wt->is_const && wt->data && 36 * M * C <= INT_MAX) {
+        p->OHW >= 64 && wt->is_const && wt->data && 36 * M * C <= INT_MAX && !taps_plan(p, M, &(cc_packed){ 0 })) {
         /* the 36 per-tap products with packed weights where the CPU has them */
         cc_packed wpk;
         const int wpacked = cc_packed_plan(M, C, cc_wino4_band_tiles(C, p->H, p->W), &wpk);
@@ -237,22 +262,12 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
         }
     }
     cc_packed pk;
-    /* A stride-2 im2col convolution reads its input in place instead
-     * (cc_packed_conv): ResNet-50's 7x7 first layer built a 7.4 MB column
-     * matrix and its stride-2 3x3 layers 1.8-3.6 MB ones, and ran 30-50%
-     * slower than ONNX Runtime's direct kernels.  Narrow tiles, with a
-     * panel of weights that stays in L2 (<= 1 MB); the input zero-padded
-     * into a copy where the taps reach past it.  Not 1x1 (the stride-2
-     * shortcuts): each k would read another plane, and the subsampled copy
-     * im2col makes is small; measured 10-40% slower that way. */
     const int64_t CKK = C * p->kk, tH = (p->OH - 1) * p->sH + (p->kH - 1) * p->dH + 1,
-                  tW = (p->OW - 1) * 2 + (p->kW - 1) * p->dW + 1;
+                  tW = (p->OW - 1) * p->sW + (p->kW - 1) * p->dW + 1;
     const int tcopy = p->pT || p->pL || tH > p->H || tW > p->W;
     const int packable = (p->kind == CONV_1X1 || p->kind == CONV_IM2COL) && !p->direct && G == 1 && wt->is_const && wt->data;
-    /* N = 1 plans the narrow tiles cc_packed_conv runs */
-    const int taps = packable && p->kind == CONV_IM2COL && w.nsp == 2 && p->sW == 2 && p->kk > 1 &&
-                     C * (tcopy ? tH * tW : p->HW) <= INT32_MAX && cc_packed_plan(M, CKK, 1, &pk) &&
-                     pk.rows * CKK * (int64_t)sizeof(float) <= ((int64_t)1 << 20);
+    const int taps = packable && p->kind == CONV_IM2COL && w.nsp == 2 && C * (tcopy ? tH * tW : p->HW) <= INT32_MAX &&
+                     taps_plan(p, M, &pk);
     if (taps || (packable && cc_packed_plan(M, CKK, p->OHW, &pk))) {
         const size_t head = (sizeof *p + 63) / 64 * 64, wbytes = sizeof(float) * cc_packed_floats(&pk);
         conv_params *q = realloc(p, head + wbytes + (taps ? sizeof(int32_t) * (size_t)CKK : 0));
@@ -789,7 +804,7 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
                 conv_pad_copy(p, xi, xp);
                 xi = xp;
             }
-            cc_packed_conv(&p->pk, p->packed, xi, p->tW, p->sH, p->taps, p->OH, p->OW, y + i * M * OHW, bias, post);
+            cc_packed_conv(&p->pk, p->packed, xi, p->tW, p->sH, p->sW, p->taps, p->OH, p->OW, y + i * M * OHW, bias, post);
         }
         return CC_E_OK;
     }

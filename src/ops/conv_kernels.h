@@ -77,12 +77,12 @@ size_t cc_packed_floats(const cc_packed *pk);
 void cc_packed_weights(cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
-/* A stride-2 convolution's product straight from its input, without an
- * im2col matrix (weights planned narrow: cc_packed_plan with N < 784): output
- * (oh, ow) sums over k = (c, kh, kw) W[m][k] * x[oh * sH * rowp + 2 ow + off[k]]
- * with x the input, zero-padded so that every such read lies inside it, and
- * off[k] the tap's offset; C is M x (OH OW). */
-void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
+/* A convolution's product straight from its input, without an im2col matrix
+ * (weights planned narrow: cc_packed_plan with N < 784): output (oh, ow) sums
+ * over k = (c, kh, kw) W[m][k] * x[oh * sH * rowp + sW * ow + off[k]], sW 1 or
+ * 2, with x the input, zero-padded so that every such read lies inside it,
+ * and off[k] the tap's offset; C is M x (OH OW). */
+void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post);
 /* C = max(col[j] - (W B)[i, j], 0): every contrast map of a pooled head at
  * once, ReLU(p'B - B[Q]) with p'B given per column (src/explain/cam.c). */

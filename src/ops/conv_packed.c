@@ -139,14 +139,14 @@ static inline __attribute__((always_inline)) AVX512 void wide_tile(
 
 /* Narrow tile: V vectors of 16 channels x NR positions; with `idx`, only the
  * K rows k = idx[0..K) of B (the others are zero across the tile); with
- * `off`, row k of B is read at b + off[k], its NR values 2 apart (a
+ * `off`, row k of B is read at b + off[k], its NR values os apart (a
  * convolution read straight from its input, cc_packed_conv).  Two cache
  * lines from pf on are prefetched per k, up to pfn lines.  A long sum goes in
  * blocks of k (packed_gemm): `part` holds the tile's sums between blocks;
  * `first` starts them at zero, and only the `last` block stores the tile. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
     int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
-    const int32_t *restrict off, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
+    const int32_t *restrict off, int os, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
     const cc_post *post, const float *col, const char *pf, int64_t pfn, float *restrict part, int first, int last)
 {
     __m512 acc[4][7];
@@ -166,7 +166,7 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(wk + 16 * v);
 #pragma GCC unroll 7
         for (int n = 0; n < NR; n++) {
-            const __m512 xn = _mm512_set1_ps(bk[off ? 2 * n : n]);
+            const __m512 xn = _mm512_set1_ps(bk[off ? os * n : n]);
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++) acc[v][n] = _mm512_fmadd_ps(wv[v], xn, acc[v][n]);
         }
@@ -215,9 +215,10 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 
 #define NARROW(V, NR)                                                                                       \
     do {                                                                                                    \
-        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && ldb == 1) narrow_tile(V, NR, w, b, ldb, NULL, off, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
     } while (0)
 /* The rows of B (K x nr from b) with a nonzero (or NaN) among their nr values,
  * into idx; returns their number, or -1 when fewer than 1/8 are zero (the
@@ -420,7 +421,7 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
  * weights are prefetched into L2 a slice per row.  A tile is 7 output
  * positions of one row, so every position of a tile reads its taps at the
  * same offsets, 2 apart. */
-void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
+void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels, OHW = OH * OW, tasks = P * OH;
@@ -438,7 +439,8 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
         const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
         for (int64_t i = 0, ow = 0; ow < OW; i++, ow += 7) {
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
-            narrow_call((int)(R / 16), (int)(OW - ow < 7 ? OW - ow : 7), Wp + p * R * K, b + 2 * ow, 0, NULL, off, K,
+            /* ldb carries the stride of the taps' reads: 1 or 2 */
+            narrow_call((int)(R / 16), (int)(OW - ow < 7 ? OW - ow : 7), Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
                         c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1);
         }
         if (tpost != post) residual_rows(c, OHW, mrows, (int)OW, post);
@@ -459,10 +461,10 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
     (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)bias; (void)post;
 }
 
-void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH,
+void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
-    (void)pk; (void)Wp; (void)x; (void)rowp; (void)sH; (void)off; (void)OH; (void)OW; (void)C; (void)bias; (void)post;
+    (void)pk; (void)Wp; (void)x; (void)rowp; (void)sH; (void)sW; (void)off; (void)OH; (void)OW; (void)C; (void)bias; (void)post;
 }
 
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
