@@ -1,5 +1,6 @@
 /* The packed-weight products (src/ops/conv_packed.c) on their own, on both tile
- * shapes (narrow: N < 784, wide: N >= 784), partial panels and partial tiles:
+ * shapes (narrow: N < 784, wide: N >= 784), partial panels and partial tiles,
+ * narrow tiles of 6 and 7 positions mixed (tiles_six):
  *   - against a double-precision reference (relative to the sum of |terms|);
  *   - skipping the k whose inputs are all zero in a tile (skip_zeros) gives the
  *     same bits as not skipping, on inputs with ReLU-like zeros (-0 among them)
@@ -40,6 +41,7 @@ int main(void)
         { 1000, 1280, 49 }, { 48, 64, 25 }, { 17, 33, 7 }, { 130, 96, 13 }, { 64, 300, 196 },
         { 33, 40, 1 }, { 96, 50, 784 }, { 10, 24, 800 }, { 1, 5, 3 },
         { 130, 2000, 49 }, { 64, 1500, 100 },   /* in k blocks: 4 uneven ones; 3 with a partial chunk */
+        { 50, 90, 30 }, { 40, 70, 41 }, { 20, 30, 779 },   /* 6-wide tiles only; 1 six + 5 sevens; the widest narrow */
     };
     cc_packed probe;
     if (!cc_packed_plan(16, 16, 49, &probe)) {

@@ -63,7 +63,7 @@ static inline void cc_window_range(int64_t off, int64_t s, int64_t in, int64_t o
  * stride ldc) = post(W B + bias) for B (K x N, row stride ldb). */
 typedef struct cc_packed {
     int64_t M, K;
-    int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 7 positions */
+    int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 6-7 positions */
     int64_t rows, panels;       /* rows per panel, panels = ceil(M / rows) */
     int finite;                 /* every packed weight is finite (cc_packed_weights) */
     int skip_zeros;             /* set by the caller: narrow tiles skip the k whose 7 inputs are all 0 */

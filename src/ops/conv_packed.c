@@ -11,9 +11,9 @@
  * applied as the tile is stored, so the output is written once:
  *   - wide planes (N >= 784): a tile is rows x 4 vectors of 16 positions;
  *     the weights are broadcast, the image rows are loaded as they lie;
- *   - narrow planes: a tile is 1-4 vectors of 16 output channels x 7
- *     positions (7 divides 49, 196 and 784); the weights are loaded, the
- *     image is broadcast, and the tile is transposed on the way out.
+ *   - narrow planes: a tile is 1-4 vectors of 16 output channels x 6 or 7
+ *     positions (tiles_six); the weights are loaded, the image is
+ *     broadcast, and the tile is transposed on the way out.
  * Each output element is one sequential sum over k, computed by one tile
  * whatever the thread count, so results do not depend on threading.
  *
@@ -279,6 +279,24 @@ static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, in
 #undef NARROW_ALL
 #undef NARROW
 
+/* Narrow tiles over N positions: the first `six` 6 wide, the rest 7 wide (the
+ * last one cut at N).  A 4 x 7 tile holds 28 sums, the four weight vectors
+ * and the broadcast need 33 registers, so one weight vector is reloaded for
+ * each of its 7 products; a 4 x 6 tile fits in 29: 256 x 1024 x 196 ran at
+ * 73 GMAC/s with 7-wide tiles and 78 with 6-wide ones, on one core.  N =
+ * 6 six + 7 (tiles - six) when N >= 30 (196 = 28 x 6 + 4 x 7, 49 = 7 x 6 + 7);
+ * a narrower N keeps 7-wide tiles. */
+static int64_t tiles_six(int64_t N)
+{
+    for (int64_t b = 0; b < 6; b++)
+        if (N >= 7 * b && (N - 7 * b) % 6 == 0 && N >= 30) return (N - 7 * b) / 6;
+    return 0;
+}
+static int64_t tile_at(int64_t t, int64_t six)
+{
+    return t < six ? 6 * t : 6 * six + 7 * (t - six);
+}
+
 static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                         int64_t ldc, const float *bias, const cc_post *post, const float *col)
 {
@@ -304,7 +322,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         }
         return;
     }
-    /* tasks: (panel, 28-column chunk of 4 tiles); consecutive tasks share a
+    /* tasks: (panel, chunk of 4 tiles); consecutive tasks share a
      * panel, so a thread streams each panel's weights once per chunk run.
      * Long sums go in blocks of k: each thread takes its share of the tasks
      * through one block before the next, so a block's inputs (KB x N) stay in
@@ -314,7 +332,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
      * 2 MB-L2 Xeon; blocked, at 90%).  A tile's sums wait in `part` between
      * blocks, each still one sequential sum over k: the same bits. */
     enum { TPC = 4, KB = 512 };
-    const int64_t chunk = 7 * TPC, nch = (N + chunk - 1) / chunk, tasks = P * nch, ntiles = (N + 6) / 7;
+    const int64_t six = tiles_six(N), ntiles = six + (N - 6 * six + 6) / 7, nch = (ntiles + TPC - 1) / TPC, tasks = P * nch;
     /* With chunks enough for every thread, tasks go chunk by chunk instead
      * (all panels of a chunk, then the next): each thread then writes whole
      * columns, and the next layer's thread reads the columns its own core
@@ -346,8 +364,8 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         if (list) {
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < ntiles; t++) {
-                const int nr = (int)(N - 7 * t < 7 ? N - 7 * t : 7);
-                cnt[t] = zero_rows(B + 7 * t, ldb, K, nr, list + t * K);
+                const int64_t n0 = tile_at(t, six), n1 = t + 1 < ntiles ? tile_at(t + 1, six) : N;
+                cnt[t] = zero_rows(B + n0, ldb, K, (int)(n1 - n0), list + t * K);
             }
         }
         /* each thread its share of the tasks, k block by k block: a block's
@@ -361,7 +379,9 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         for (int64_t kb = 0; kb < nkb; kb++) {
             const int64_t k0 = K * kb / nkb, k1 = K * (kb + 1) / nkb;
             for (int64_t t = t0; t < t1; t++) {
-                const int64_t p = TASK_PANEL(t), c0 = TASK_CHUNK(t) * chunk, c1 = c0 + chunk < N ? c0 + chunk : N;
+                /* tiles [i0, i1) of the chunk, columns [c0, c1) */
+                const int64_t p = TASK_PANEL(t), i0 = TASK_CHUNK(t) * TPC, i1 = i0 + TPC < ntiles ? i0 + TPC : ntiles;
+                const int64_t c0 = tile_at(i0, six), c1 = i1 < ntiles ? tile_at(i1, six) : N;
                 const int mrows = (int)(M - p * R < R ? M - p * R : R);
                 const float *wp = Wp + p * R * K;
                 /* what this thread reads next into L2 while this task computes: the
@@ -372,16 +392,17 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                 if (nkb == 1) np = p + 1 < P ? p + 1 : -1;
                 else if (t + 1 < t1) np = TASK_PANEL(t + 1);
                 else if (kb + 1 < nkb) np = TASK_PANEL(t0), nk0 = k1, nk1 = K * (kb + 2) / nkb;
-                const int64_t nt = (c1 - c0 + 6) / 7, lines = np >= 0 ? R * (nk1 - nk0) * 4 / 64 : 0;
+                const int64_t nt = i1 - i0, lines = np >= 0 ? R * (nk1 - nk0) * 4 / 64 : 0;
                 const char *pf = (const char *)(np >= 0 ? Wp + np * R * K + nk0 * R : Wp);
                 float *pt = part ? part + (t * TPC) * (7 * 64) : NULL;
-                for (int64_t n = c0, i = 0; n < c1; n += 7, i++) {
-                    const int64_t nk = list ? cnt[n / 7] : -1;
+                for (int64_t i = 0; i < nt; i++) {
+                    const int64_t n = tile_at(i0 + i, six), nr = i0 + i + 1 < ntiles ? tile_at(i0 + i + 1, six) - n : N - n;
+                    const int64_t nk = list ? cnt[i0 + i] : -1;
                     const int64_t l0 = lines * i / nt, l1 = lines * (i + 1) / nt;
                     const int32_t *idx = NULL;
                     int64_t kn = k1 - k0;
                     if (nk >= 0) {   /* the tile's listed k in [k0, k1): absolute, so w and b stay put */
-                        const int32_t *l = list + n / 7 * K;
+                        const int32_t *l = list + (i0 + i) * K;
                         const int64_t at = nkb > 1 ? pos[t * TPC + i] : 0;
                         int64_t e = nk;   /* the last block takes the rest: no search */
                         if (kb + 1 < nkb) {
@@ -390,7 +411,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                         }
                         idx = l + at, kn = e - at;
                     }
-                    narrow_call((int)(R / 16), (int)(c1 - n < 7 ? c1 - n : 7), idx ? wp : wp + k0 * R,
+                    narrow_call((int)(R / 16), (int)nr, idx ? wp : wp + k0 * R,
                                 idx ? B + n : B + k0 * ldb + n, ldb, idx, NULL, kn, C + p * R * ldc + n, ldc, mrows,
                                 bias ? bias + p * R : NULL, tpost, col ? col + n : NULL, pf + 64 * l0, l1 - l0,
                                 pt ? pt + i * (7 * 64) : NULL, kb == 0, kb == nkb - 1);
@@ -418,9 +439,9 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
  * whole rows, which the next layer's thread reads from its own core (as
  * packed_gemm's column split).  Else panel-major, so each thread streams its
  * panels' weights once, and while a panel's rows run the next panel's
- * weights are prefetched into L2 a slice per row.  A tile is 7 output
+ * weights are prefetched into L2 a slice per row.  A tile is 6 or 7 output
  * positions of one row, so every position of a tile reads its taps at the
- * same offsets, 2 apart. */
+ * same offsets, sW apart. */
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
@@ -430,17 +451,19 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
     const int byrow = P * R * K * 4 <= ((int64_t)1 << 20) && OH >= 2 * (int64_t)omp_get_max_threads();
 #pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
     for (int64_t t = 0; t < tasks; t++) {
-        const int64_t p = byrow ? t % P : t / OH, oh = byrow ? t / P : t % OH, nt = (OW + 6) / 7;
+        const int64_t p = byrow ? t % P : t / OH, oh = byrow ? t / P : t % OH, six = tiles_six(OW);
+        const int64_t nt = six + (OW - 6 * six + 6) / 7;
         const int mrows = (int)(M - p * R < R ? M - p * R : R);
         const float *b = x + oh * sH * rowp;
         float *c = C + p * R * OHW + oh * OW;
         const int pnext = !byrow && p + 1 < P;
         const int64_t l0 = pnext ? lines * oh / OH : 0, l1 = pnext ? lines * (oh + 1) / OH : 0;
         const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
-        for (int64_t i = 0, ow = 0; ow < OW; i++, ow += 7) {
+        for (int64_t i = 0; i < nt; i++) {
+            const int64_t ow = tile_at(i, six), nr = i + 1 < nt ? tile_at(i + 1, six) - ow : OW - ow;
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
             /* ldb carries the stride of the taps' reads: 1 or 2 */
-            narrow_call((int)(R / 16), (int)(OW - ow < 7 ? OW - ow : 7), Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
+            narrow_call((int)(R / 16), (int)nr, Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
                         c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1);
         }
         if (tpost != post) residual_rows(c, OHW, mrows, (int)OW, post);
