@@ -155,7 +155,6 @@ static conv_params *aligned_params(conv_params *p, size_t size)
     return q;
 }
 
-
 /* Whether the product reads its input through per-tap offsets (cc_packed_conv)
  * instead of an im2col matrix, and its narrow plan (pk): kernels over 1x1 at
  * stride 2, or at stride 1 on a narrow plane, with a panel of weights that

@@ -66,7 +66,7 @@ typedef struct cc_packed {
     int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 6-7 positions */
     int64_t rows, panels;       /* rows per panel, panels = ceil(M / rows) */
     int finite;                 /* every packed weight is finite (cc_packed_weights) */
-    int skip_zeros;             /* set by the caller: narrow tiles skip the k whose 7 inputs are all 0 */
+    int skip_zeros;             /* set by the caller: narrow tiles skip the k whose inputs in the tile are all 0 */
 } cc_packed;
 /* Plan the packing of an M x K weight matrix for outputs N positions wide;
  * returns 0 when this CPU / build has no packed kernels (or

@@ -213,6 +213,7 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 }
 #undef WIDE
 
+/* With `off` (cc_packed_conv), ldb is the stride of the taps' reads, 1 or 2. */
 #define NARROW(V, NR)                                                                                       \
     do {                                                                                                    \
         if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
@@ -288,9 +289,10 @@ static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, in
  * a narrower N keeps 7-wide tiles. */
 static int64_t tiles_six(int64_t N)
 {
+    if (N < 30) return 0;
     for (int64_t b = 0; b < 6; b++)
-        if (N >= 7 * b && (N - 7 * b) % 6 == 0 && N >= 30) return (N - 7 * b) / 6;
-    return 0;
+        if ((N - 7 * b) % 6 == 0) return (N - 7 * b) / 6;
+    return 0;   /* not reached: 7b runs through every residue mod 6 */
 }
 static int64_t tile_at(int64_t t, int64_t six)
 {
