@@ -294,9 +294,16 @@ static int64_t tiles_six(int64_t N)
         if ((N - 7 * b) % 6 == 0) return (N - 7 * b) / 6;
     return 0;   /* not reached: 7b runs through every residue mod 6 */
 }
-static int64_t tile_at(int64_t t, int64_t six)
+/* The first position of tile t, N past the last tile: tile t spans
+ * [tile_at(t), tile_at(t + 1)). */
+static int64_t tile_at(int64_t t, int64_t six, int64_t N)
 {
-    return t < six ? 6 * t : 6 * six + 7 * (t - six);
+    const int64_t n = t < six ? 6 * t : 6 * six + 7 * (t - six);
+    return n < N ? n : N;
+}
+static int64_t tiles_count(int64_t N, int64_t six)
+{
+    return six + (N - 6 * six + 6) / 7;
 }
 
 static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
@@ -334,7 +341,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
      * 2 MB-L2 Xeon; blocked, at 90%).  A tile's sums wait in `part` between
      * blocks, each still one sequential sum over k: the same bits. */
     enum { TPC = 4, KB = 512 };
-    const int64_t six = tiles_six(N), ntiles = six + (N - 6 * six + 6) / 7, nch = (ntiles + TPC - 1) / TPC, tasks = P * nch;
+    const int64_t six = tiles_six(N), ntiles = tiles_count(N, six), nch = (ntiles + TPC - 1) / TPC, tasks = P * nch;
     /* With chunks enough for every thread, tasks go chunk by chunk instead
      * (all panels of a chunk, then the next): each thread then writes whole
      * columns, and the next layer's thread reads the columns its own core
@@ -370,7 +377,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         if (list) {
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < ntiles; t++) {
-                const int64_t n0 = tile_at(t, six), n1 = t + 1 < ntiles ? tile_at(t + 1, six) : N;
+                const int64_t n0 = tile_at(t, six, N), n1 = tile_at(t + 1, six, N);
                 cnt[t] = zero_rows(B + n0, ldb, K, (int)(n1 - n0), list + t * K);
             }
         }
@@ -387,7 +394,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
             for (int64_t t = t0; t < t1; t++) {
                 /* tiles [i0, i1) of the chunk, columns [c0, c1) */
                 const int64_t p = TASK_PANEL(t), i0 = TASK_CHUNK(t) * TPC, i1 = i0 + TPC < ntiles ? i0 + TPC : ntiles;
-                const int64_t c0 = tile_at(i0, six), c1 = i1 < ntiles ? tile_at(i1, six) : N;
+                const int64_t c0 = tile_at(i0, six, N), c1 = tile_at(i1, six, N);
                 const int mrows = (int)(M - p * R < R ? M - p * R : R);
                 const float *wp = Wp + p * R * K;
                 /* what this thread reads next into L2 while this task computes: the
@@ -402,7 +409,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                 const char *pf = (const char *)(np >= 0 ? Wp + np * R * K + nk0 * R : Wp);
                 float *pt = part ? part + (t * TPC) * (7 * 64) : NULL;
                 for (int64_t i = 0; i < nt; i++) {
-                    const int64_t n = tile_at(i0 + i, six), nr = i0 + i + 1 < ntiles ? tile_at(i0 + i + 1, six) - n : N - n;
+                    const int64_t n = tile_at(i0 + i, six, N), nr = tile_at(i0 + i + 1, six, N) - n;
                     const int64_t nk = list ? cnt[i0 + i] : -1;
                     const int64_t l0 = lines * i / nt, l1 = lines * (i + 1) / nt;
                     const int32_t *idx = NULL;
@@ -458,7 +465,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
 #pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
     for (int64_t t = 0; t < tasks; t++) {
         const int64_t p = byrow ? t % P : t / OH, oh = byrow ? t / P : t % OH, six = tiles_six(OW);
-        const int64_t nt = six + (OW - 6 * six + 6) / 7;
+        const int64_t nt = tiles_count(OW, six);
         const int mrows = (int)(M - p * R < R ? M - p * R : R);
         const float *b = x + oh * sH * rowp;
         float *c = C + p * R * OHW + oh * OW;
@@ -466,7 +473,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
         const int64_t l0 = pnext ? lines * oh / OH : 0, l1 = pnext ? lines * (oh + 1) / OH : 0;
         const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
         for (int64_t i = 0; i < nt; i++) {
-            const int64_t ow = tile_at(i, six), nr = i + 1 < nt ? tile_at(i + 1, six) - ow : OW - ow;
+            const int64_t ow = tile_at(i, six, OW), nr = tile_at(i + 1, six, OW) - ow;
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
             /* ldb carries the stride of the taps' reads: 1 or 2 */
             narrow_call((int)(R / 16), (int)nr, Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
