@@ -165,7 +165,7 @@ def build_case(c, root, rng):
     targets = c["grad_targets"] if c["grad_targets"] is not None else float_names
     targets = list(targets) + c["extra_targets"]
     seeds_from = c["seed_from"] if c["seed_from"] is not None else c["outputs"]
-    for o in seeds_from:
+    for o in seeds_from if targets else []:   # no targets: a forward-only case
         y = res[o]
         seed = rng.normal((c["seeds"],) + tuple(y.shape))
         sfn = "seed_%s.npy" % o
@@ -895,8 +895,9 @@ def define_cases():
     # kernels, batch 2, the residual as the Add's first input, and a downsampling block
     # whose Add takes two convolutions (fused into the later one; the earlier one's output
     # is the residual).  Biases of +-2..3 against small spreads keep the sums off the kinks.
-    def residual_case(name, x, convs, add_in, act):
-        """convs: (out name, input, w, b, attrs, groups); the Add sums add_in (two names)."""
+    def residual_case(name, x, convs, add_in, act, grad=True):
+        """convs: (out name, input, w, b, attrs, groups); the Add sums add_in (two names).
+        grad=False: forward only, so the memory-saving mode keeps only y."""
         def conv_of(t, inp, w, b, attrs, groups):
             return F.conv2d(t[inp], t[w], t[b] if b else None, stride=attrs.get("strides", [1, 1])[0],
                             padding=attrs.get("pads", [0, 0, 0, 0])[0], groups=groups)
@@ -932,8 +933,8 @@ def define_cases():
                 sm = sums({k: torch.tensor(a.astype(np.float64)) for k, a in [("x", x)] + inits}).numpy()
             for k in ((lo,) if act == "Relu" else (lo, hi)):
                 assert np.abs(sm - k).min() > 1e-3, (name, np.abs(sm - k).min())
-        case(name, 13, nodes, [("x", x)], ["y"], fn, inits=inits, grad_targets=[], extra_targets=[hname],
-             rtol_f=1e-4, fd=0)
+        case(name, 13, nodes, [("x", x)], ["y"], fn, inits=inits, grad_targets=[],
+             extra_targets=[hname] if grad else [], rtol_f=1e-4, fd=0)
 
     def pm(n, lo=2.0, hi=3.0):   # biases of alternating sign, lo..hi in size
         return (R.uniform((n,), lo, hi) * np.where(np.arange(n) % 2 == 0, 1.0, -1.0)).astype(np.float32)
@@ -957,6 +958,26 @@ def define_cases():
                     dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]), 1),
                    ("cd", "x", ("wd", R.normal((16, 8, 1, 1), 0.05)), ("bd", None), dict(kernel_shape=[1, 1], strides=[2, 2]), 1)],
                   ("ca", "cd"), "Relu")
+    # the residual computed in the case (ca) and dead after the Add: a wide product (4096 and
+    # 3136 positions) writes its output over it when that is 2^18 values or more
+    # (cc_conv_res_inplace, cc_session_keep); a narrow one (729 positions) may not, nor one
+    # whose own input is the residual.  Forward only, so that in the memory-saving mode only
+    # y is kept.
+    def one(o, i, w, b, ci, co, k=1, bias=(2.0, 3.0)):
+        return (o, i, (w, R.normal((co, ci, k, k), 0.05)), (b, pm(co, *bias)),
+                dict(kernel_shape=[k, k], pads=[k // 2] * 4), 1)
+    residual_case("fused_residual_wide_inplace_relu", R.normal((1, 8, 64, 64), 0.1),
+                  [one("ca", "x", "wa", "ba", 8, 64), one("cm", "x", "wm", "bm", 8, 64),
+                   one("cb", "cm", "wb", "bb", 64, 64, bias=(0.5, 1.0))], ("cb", "ca"), "Relu", grad=False)
+    residual_case("fused_residual_wide_inplace_batch2_clip", R.normal((2, 4, 56, 56), 0.1),
+                  [one("ca", "x", "wa", "ba", 4, 48, 3, bias=(1.0, 1.5)), one("cm", "x", "wm", "bm", 4, 48),
+                   one("cb", "cm", "wb", "bb", 48, 48, bias=(1.0, 1.5))], ("ca", "cb"), "Clip", grad=False)
+    residual_case("fused_residual_wide_own_input_relu", R.normal((1, 8, 64, 64), 0.1),
+                  [one("ca", "x", "wa", "ba", 8, 64), one("cb", "ca", "wb", "bb", 64, 64, bias=(0.5, 1.0))],
+                  ("cb", "ca"), "Relu", grad=False)
+    residual_case("fused_residual_narrow_not_inplace_relu", R.normal((1, 16, 27, 27), 0.1),
+                  [one("ca", "x", "wa", "ba", 16, 360), one("cm", "x", "wm", "bm", 16, 360),
+                   one("cb", "cm", "wb", "bb", 360, 360, bias=(0.5, 1.0))], ("cb", "ca"), "Relu", grad=False)
 
     # Stride-2 convolutions read straight from the input (cc_packed_conv, conv.c): a 7x7
     # first layer, rows of 7-position tiles with a partial last one (and narrower than one

@@ -26,5 +26,9 @@ CONTRASTCAM_NO_PACKED=1 "$RUNNER" "$FIX/ops" || exit 1
 # both kernel sets, since each applies the fused residual in its own epilogues
 echo "memory-saving mode:"
 CC_ORACLE_KEEP=1 "$RUNNER" "$FIX/ops" || exit 1
+# weights handed out for writing after the plan (training): the fused-residual cases,
+# two of them planned to write their outputs over their residuals
+echo "memory-saving mode, weights made writable after the plan:"
+CC_ORACLE_KEEP=1 CC_ORACLE_LIVE=1 "$RUNNER" "$FIX/ops" fused_residual || exit 1
 echo "memory-saving mode without the AVX-512 convolution kernels:"
 CONTRASTCAM_NO_PACKED=1 CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/ops"

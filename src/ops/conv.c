@@ -1048,6 +1048,16 @@ void cc_conv_weights_live(cc_node *n)
     p->direct = NULL;
 }
 
+/* Whether the forward reads each fused residual value before it writes the
+ * output value at the same place (wide packed tiles do, cc_packed_gemm), so
+ * the output may overwrite its residual.  The other kernels store sums first
+ * and add the residual in a later pass. */
+int cc_conv_res_inplace(const cc_node *n)
+{
+    const conv_params *p = n->params;
+    return p && p->packed && p->pk.wide && !p->taps && p->kind != CONV_WINO && p->kind != CONV_DW && !p->direct;
+}
+
 const cc_op cc_op_conv = { "Conv", 1, conv_prepare, conv_forward, conv_backward };
 
 /* ---- the family table ------------------------------------------------------- */

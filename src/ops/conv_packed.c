@@ -91,9 +91,11 @@ static inline __attribute__((always_inline)) AVX512 __m512 contrast16(__m512 col
 
 /* Wide tile: R rows x V vectors of 16 positions, the last vector masked to
  * ncols - 16(V-1) positions.  w: the panel (K x R), b: B at the tile's first
- * column, c: C at the tile's first row and column. */
+ * column, c: C at the tile's first row and column.  c may be the fused
+ * residual itself (cc_conv_res_inplace): each value is read before the
+ * store to its place, and c is not restrict. */
 static inline __attribute__((always_inline)) AVX512 void wide_tile(
-    int R, int V, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *restrict c,
+    int R, int V, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *c,
     int64_t ldc, int mrows, int ncols, const float *bias, const cc_post *post, const float *col)
 {
     __m512 acc[8][4];
