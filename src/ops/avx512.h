@@ -15,7 +15,8 @@ int cc_own_kernels(void);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CC_AVX512 1
 #include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f,fma")))
+/* prfchw: __builtin_prefetch(p, 1, ...) as PREFETCHW, which every AVX-512 CPU has */
+#define AVX512 __attribute__((target("avx512f,fma,prfchw")))
 
 /* The fused activation on 16 values, as cc_post_apply: max_ps / min_ps return
  * their second operand when either is NaN. */
