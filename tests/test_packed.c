@@ -127,8 +127,9 @@ int main(void)
         free(W), free(B), free(C0), free(C1), free(C2), free(col), free(ref), free(mag), free(Wp);
     }
 
-    /* cc_gemv_packed: n rows of k (partial panels, k not a multiple of 4, fewer panels than runs) */
-    static const int64_t gshapes[][2] = { { 1000, 1280 }, { 10, 7 }, { 100, 33 }, { 17, 1 }, { 64, 256 } };
+    /* cc_gemv_packed: n rows of k (partial panels, k not a multiple of 4, fewer panels than runs,
+     * four panels a run) */
+    static const int64_t gshapes[][2] = { { 1000, 1280 }, { 10, 7 }, { 100, 33 }, { 17, 1 }, { 64, 256 }, { 2000, 101 } };
     for (size_t si = 0; si < sizeof gshapes / sizeof gshapes[0]; si++) {
         const int64_t n = gshapes[si][0], k = gshapes[si][1];
         float *W = malloc(sizeof(float) * (size_t)(n * k)), *x = malloc(sizeof(float) * (size_t)k);
