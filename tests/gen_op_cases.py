@@ -979,6 +979,14 @@ def define_cases():
                   [one("ca", "x", "wa", "ba", 16, 360), one("cm", "x", "wm", "bm", 16, 360),
                    one("cb", "cm", "wb", "bb", 360, 360, bias=(0.5, 1.0))], ("cb", "ca"), "Relu", grad=False)
 
+    # 1x1 convolutions whose input dwarfs their output and has over twice as many channels as
+    # positions sum k in two fixed halves (cc_packed_halves_ok): batch 2 with an odd K, and a
+    # fused residual (another such convolution's output) with Relu
+    conv_case("conv_1x1_halves_batch2", (2, 201, 9, 9), (48, 201, 1, 1), const_w=True)
+    residual_case("fused_residual_1x1_halves_relu", R.normal((1, 160, 8, 8), 0.1),
+                  [one("ca", "x", "wa", "ba", 160, 40), one("cb", "x", "wb", "bb", 160, 40, bias=(0.5, 1.0))],
+                  ("cb", "ca"), "Relu")
+
     # Stride-2 convolutions read straight from the input (cc_packed_conv, conv.c): a 7x7
     # first layer, rows of 7-position tiles with a partial last one (and narrower than one
     # tile), the input used in place (no padding, taps inside it) or through a zero-padded

@@ -42,7 +42,9 @@ int main(void)
         { 33, 40, 1 }, { 96, 50, 784 }, { 10, 24, 800 }, { 1, 5, 3 },
         { 130, 2000, 49 }, { 64, 1500, 100 },   /* in k blocks: 4 uneven ones; 3 with a partial chunk */
         { 50, 90, 30 }, { 40, 70, 41 }, { 20, 30, 779 },   /* 6-wide tiles only; 1 six + 5 sevens; the widest narrow */
+        { 64, 300, 49 }, { 20, 131, 41 },   /* also summed in two halves (cc_packed_halves_ok), an odd K */
     };
+    int halved = 0;
     cc_packed probe;
     if (!cc_packed_plan(16, 16, 49, &probe)) {
         printf("SKIP: no packed kernels in this build or CPU\n");
@@ -101,6 +103,29 @@ int main(void)
         }
         omp_set_num_threads(thr);
 
+        if (cc_packed_halves_ok(&pk, N)) {
+            /* the sum over k in two fixed halves: against the reference, the same bits at 1 and 2 threads */
+            halved++;
+            pk.skip_zeros = 0;
+            pk.halves = 1;
+            cc_packed_gemm(&pk, Wp, B, N, N, C1, N, NULL, NULL);
+            worst = 0;
+            for (int64_t i = 0; i < M * N; i++) {
+                double e = fabs(C1[i] - ref[i]) / (mag[i] + 1e-30);
+                if (!(e <= worst)) worst = e;
+            }
+            CHECK(worst <= 1e-5, "%lldx%lldx%lld in halves: vs double reference, relative %.3g", (long long)M, (long long)K,
+                  (long long)N, worst);
+            for (int t = 1; t <= 2; t++) {
+                omp_set_num_threads(t);
+                cc_packed_gemm(&pk, Wp, B, N, N, C2, N, NULL, NULL);
+                CHECK(same_bits(C1, C2, (size_t)(M * N)), "%lldx%lldx%lld in halves: the same bits at %d thread(s)",
+                      (long long)M, (long long)K, (long long)N, t);
+            }
+            omp_set_num_threads(thr);
+            pk.halves = 0;
+        }
+
         /* the epilogue: max(col - WB, 0) with NaN -> 0, as cam.c's separate pass wrote it */
         cc_packed_gemm_contrast(&pk, Wp, B, N, N, C2, N, col);
         for (int64_t m = 0; m < M; m++)
@@ -126,6 +151,8 @@ int main(void)
               (long long)M, (long long)K, (long long)N, nan);
         free(W), free(B), free(C0), free(C1), free(C2), free(col), free(ref), free(mag), free(Wp);
     }
+
+    CHECK(halved == 2, "two shapes summed in halves, got %d", halved);
 
     /* cc_gemv_packed: n rows of k (partial panels, k not a multiple of 4, fewer panels than runs,
      * four panels a run) */

@@ -274,6 +274,7 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
             p = q;
             psize = head + wbytes + (taps ? sizeof(int32_t) * (size_t)CKK : 0);
             p->pk = pk;
+            p->pk.halves = p->kind == CONV_1X1 && cc_packed_halves_ok(&pk, p->OHW);
             p->packed = (float *)((char *)p + head);
             cc_packed_weights(&p->pk, wt->data, p->packed);
             if (taps) {

@@ -67,7 +67,12 @@ typedef struct cc_packed {
     int64_t rows, panels;       /* rows per panel, panels = ceil(M / rows) */
     int finite;                 /* every packed weight is finite (cc_packed_weights) */
     int skip_zeros;             /* set by the caller: narrow tiles skip the k whose inputs in the tile are all 0 */
+    int halves;                 /* set by the caller (cc_packed_halves_ok): a narrow product sums k in two halves */
 } cc_packed;
+/* Whether a narrow product of a 1x1 convolution straight from its input may sum
+ * over k in two fixed halves (cc_packed_gemm): the input was written split by
+ * channels between the threads, and it dwarfs the output. */
+int cc_packed_halves_ok(const cc_packed *pk, int64_t N);
 /* Plan the packing of an M x K weight matrix for outputs N positions wide;
  * returns 0 when this CPU / build has no packed kernels (or
  * CONTRASTCAM_NO_PACKED is set), so the caller keeps its BLAS path. */
