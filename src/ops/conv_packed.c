@@ -58,9 +58,10 @@ int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
 #endif
 }
 
-/* A K x N input of a 1x1 convolution with K > 2N was written by a narrow
- * product split between the threads by panels (packed_gemm below), i.e. by
- * channels; read by columns, half of it comes from the other core's cache.
+/* A K x N input of a 1x1 convolution with K > 2N was written split between
+ * the threads by channels: by a narrow product going by panels (packed_gemm
+ * below), or by a depthwise layer going by planes (MobileNetV2); read by
+ * columns, half of it comes from the other core's cache.
  * When it is also at least twice the output (K >= 2M), the product sums k in
  * two fixed halves instead (halves_gemm), and each core reads what it wrote.
  * Only sums that fit one block of k (panels up to 256 KB). */
@@ -103,9 +104,9 @@ static inline __attribute__((always_inline)) AVX512 __m512 contrast16(__m512 col
 /* Wide tile: R rows x V vectors of 16 positions, the last vector masked to
  * ncols - 16(V-1) positions.  w: the panel (K x R), b: B at the tile's first
  * column, c: C at the tile's first row and column; next: B at the next
- * tile's first column, whose rows are fetched into L2 meanwhile (or NULL).  c may be the fused
- * residual itself (cc_conv_res_inplace): each value is read before the
- * store to its place, and c is not restrict. */
+ * tile's first column, whose rows are fetched into L2 meanwhile (or NULL).
+ * c may be the fused residual itself (cc_conv_res_inplace): each value is
+ * read before the store to its place, and c is not restrict. */
 static inline __attribute__((always_inline)) AVX512 void wide_tile(
     int R, int V, const float *restrict w, const float *restrict b, int64_t ldb, int64_t K, float *c,
     int64_t ldc, int mrows, int ncols, const float *bias, const cc_post *post, const float *col, const float *next)
