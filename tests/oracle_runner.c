@@ -21,6 +21,7 @@
  */
 #include "contrastcam.h"
 #include "train/train.h"
+#include "util/fileio.h"
 #include "util/npy.h"
 #include "check.h"
 
@@ -123,26 +124,21 @@ static int do_forward(ctx *c)
     return 0;
 }
 
-/* The memory-saving mode must not change a single bit: the outputs of a plain
- * session (one buffer per activation, nothing fused) on the same inputs. */
 /* The model loaded from a copy in memory, so that every weight can be handed
  * out for writing (cc_train_weight refuses those read from a file mapping). */
 static cc_status load_copied(const char *path, const char *dir, cc_model **m)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cc_model_load(path, m);   /* its error message */
-    char *buf = NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    cc_status st = buf ? cc_model_load_buffer(buf, (size_t)n, dir, m) : cc_model_load(path, m);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    char err[256];
+    if (cc_file_read(path, (size_t)1 << 30, &buf, &n, err, sizeof err)) return cc_model_load(path, m);   /* its error message */
+    cc_status st = cc_model_load_buffer(buf, n, dir, m);
     free(buf);
     return st;
 }
 
+/* The memory-saving mode must not change a single bit: the outputs of a plain
+ * session (one buffer per activation, nothing fused) on the same inputs. */
 static int same_bits_as_plain(ctx *c)
 {
     cc_session *plain = NULL;
