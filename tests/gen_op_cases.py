@@ -1002,13 +1002,26 @@ def define_cases():
               const_w=True)
     conv_case("conv_taps_same_upper", (1, 8, 11, 12), (16, 8, 3, 3), strides=(2, 2), auto_pad="SAME_UPPER",
               const_w=True)
-    # ... and at stride 1 on narrow planes (under 784 outputs), instead of Winograd or im2col:
-    # ResNet-50's 14x14 shape scaled down (64 channels, so Winograd would take it), a 5x5
-    # in place with partial tiles, dilation 2 with padding on every side and batch 2
-    conv_case("conv_taps_3x3_s1_14x14", (1, 64, 14, 14), (64, 64, 3, 3), pads=(1, 1, 1, 1), const_w=True)
+    # ... and at stride 1 on narrow planes (under 784 outputs), instead of im2col: a 14x14
+    # 3x3 layer with 48 input channels (from 64, F(2x2,3x3) takes it), a 5x5 in place with
+    # partial tiles, dilation 2 with padding on every side and batch 2
+    conv_case("conv_taps_3x3_s1_14x14", (1, 48, 14, 14), (64, 48, 3, 3), pads=(1, 1, 1, 1), const_w=True)
     conv_case("conv_taps_5x5_s1_inplace", (1, 5, 12, 17), (20, 5, 5, 5), const_w=True)
     conv_case("conv_taps_3x3_s1_dil2_batch2", (2, 6, 11, 10), (18, 6, 3, 3), dil=(2, 2), pads=(2, 1, 2, 1), bias=False,
               const_w=True)
+
+    # F(2x2,3x3) on narrow planes (conv_wino2.c; its backward is im2col's): ResNet-50's
+    # 14x14 shape scaled down; fused, 14x14 with a residual and Relu, and batch 2 of 11x13
+    # with a residual (an earlier convolution's output) and Clip
+    conv_case("conv_winograd2_14x14", (1, 64, 14, 14), (64, 64, 3, 3), pads=(1, 1, 1, 1), const_w=True)
+    residual_case("fused_residual_winograd2_relu", R.normal((1, 64, 14, 14), 0.1),
+                  [("c", "x", ("w1", R.normal((64, 64, 3, 3), 0.01)), ("b1", pm(64)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 1)], ("c", "x"), "Relu")
+    residual_case("fused_residual_winograd2_batch2_clip", R.normal((2, 64, 11, 13), 0.1),
+                  [("d", "x", ("w2d", R.normal((80, 64, 1, 1), 0.05)), ("b2d", None), dict(kernel_shape=[1, 1]), 1),
+                   ("c", "x", ("w1", R.normal((80, 64, 3, 3), 0.01)), ("b1", pm(80)),
+                    dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 1)],
+                  ("d", "c"), "Clip")
 
 def main():
     if len(sys.argv) != 2:

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Oracle cases for the Winograd F(4x4,3x3) forward path of Conv (src/ops/conv_wino4.c:
-3x3, stride 1, padding 1, one group, constant weights, C >= 64 input channels):
-sizes that are not multiples of 4 (partial tiles at the bottom / right edge),
-with and without bias, one image large enough to be cut into bands that the
-threads share; expected outputs and input gradients from PyTorch in float64.
-On a CPU with the packed AVX-512 kernels the narrow planes (under 784 outputs)
-take the per-tap path instead (conv.c, taps_plan); tests/test_conv_winograd.sh
-also runs every case without those kernels, where Winograd takes them all.
+"""Oracle cases for the Winograd forward paths of Conv (3x3, stride 1, padding 1,
+one group, constant weights, C >= 64 input channels): F(4x4,3x3)
+(src/ops/conv_wino4.c) with sizes that are not multiples of 4 (partial tiles
+at the bottom / right edge), with and without bias, one image large enough to
+be cut into bands that the threads share; expected outputs and input
+gradients from PyTorch in float64.  On a CPU with the packed AVX-512 kernels
+the narrow planes (under 784 outputs) take F(2x2,3x3) instead when they have
+30+ 2x2 tiles (src/ops/conv_wino2.c: the wino2_ cases, odd sides too), else
+the per-tap path (conv.c, taps_plan); tests/test_conv_winograd.sh also runs
+every case without those kernels, where F(4x4,3x3) takes them all.
 F(4x4,3x3) rounds to ~1.5e-5 of the output range in float32 (direct: ~1e-6),
 hence the output tolerance 3e-5; 7x7 (too small for Winograd) keeps 1e-5.
 Format: tests/gen_op_cases.py (read by tests/oracle_runner.c).
@@ -30,7 +32,12 @@ cases = [("wino_c256_m64_7x7", 256, 64, 7, 7, True), ("wino_c256_m96_9x13", 256,
          ("wino_c320_m64_14x14", 320, 64, 14, 14, True), ("wino_c256_m128_8x8", 256, 128, 8, 8, False),
          ("wino_c128_m64_15x6", 128, 64, 15, 6, True), ("wino_c64_m64_33x31", 64, 64, 33, 31, True),
          ("wino_c64_m64_130x254_bands", 64, 64, 130, 254, True), ("wino_c256_m96_28x29", 256, 96, 28, 29, False),
-         ("wino_c128_m128_29x28", 128, 128, 29, 28, True)]
+         ("wino_c128_m128_29x28", 128, 128, 29, 28, True),
+         # F(2x2,3x3) with the packed kernels (narrow planes of 30+ 2x2 tiles, conv_wino2.c):
+         # ResNet-50's 14x14 layers; odd sides (partial tiles); 72 output channels
+         # (16-row panels, 5 of them: the threads' shares differ); 30 tiles exactly
+         ("wino2_c256_m256_14x14", 256, 256, 14, 14, True), ("wino2_c64_m80_13x11", 64, 80, 13, 11, False),
+         ("wino2_c96_m72_10x12", 96, 72, 10, 12, True)]
 for name, C, M, H, W, bias in cases:
     big = H * W > 10000   # forward only: the input gradient takes the im2col path, checked above
     d = os.path.join(out, name)

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Conv's Winograd F(4x4,3x3) forward path against PyTorch (float64) on layer
-# shapes that take it: sizes not a multiple of 4, with / without bias, and one
-# image cut into bands (tests/gen_wino_cases.py); with and without the packed
-# AVX-512 kernels, which take the narrow planes off Winograd.
+# Conv's Winograd forward paths against PyTorch (float64) on layer shapes that
+# take them: F(4x4,3x3) with sizes not a multiple of 4, with / without bias, and
+# one image cut into bands; F(2x2,3x3) on narrow planes (tests/gen_wino_cases.py);
+# with and without the packed AVX-512 kernels, which F(2x2,3x3) needs.
 BUILD=${CC_BUILD:-build}
 PY=${CC_PY:-/usr/bin/python3}
 FIX=${CC_FIXTURES:-$BUILD/fixtures}/wino

@@ -82,6 +82,11 @@ size_t cc_packed_floats(const cc_packed *pk);
 void cc_packed_weights(cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
+/* The same product without bias or post, whose last task (on each thread)
+ * also fetches into L2 the first panel of the weights at `after`, or NULL:
+ * the next of a run of products on one thread (conv_wino2.c). */
+void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                         int64_t ldc, const float *after);
 /* A convolution's product straight from its input, without an im2col matrix
  * (weights planned narrow: cc_packed_plan with N < 784): output (oh, ow) sums
  * over k = (c, kh, kw) W[m][k] * x[oh * sH * rowp + sW * ow + off[k]], sW 1 or
@@ -113,6 +118,16 @@ void cc_conv_direct(const float *x, int64_t C, int64_t H, int64_t W, const float
 void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
 int64_t cc_wino4_band_tiles(int64_t C, int64_t H, int64_t W);
 int cc_wino4_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
+                     const float *bias, float *y, const cc_post *post, cc_ctx *ctx);
+
+/* Winograd F(2x2, 3x3), same conditions, for narrow planes (conv_wino2.c):
+ * U = 16 blocks of M x C transformed weights (cc_wino2_weights), each packed
+ * by cc_packed_weights as pk says (planned for M x C weights and
+ * cc_wino2_tiles narrow products), one after another; the forward of one
+ * image plus bias and the fused activation post. */
+void cc_wino2_weights(const float *g, int64_t M, int64_t C, float *U);
+int64_t cc_wino2_tiles(int64_t H, int64_t W);
+int cc_wino2_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
                      const float *bias, float *y, const cc_post *post, cc_ctx *ctx);
 
 /* 2-D max-pool, stride 2, 2x2 or 3x3 windows, values only (pool_max_direct.c):

@@ -402,7 +402,7 @@ static int halves_gemm(const cc_packed *pk, const float *Wp, const float *B, int
 }
 
 static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
-                        int64_t ldc, const float *bias, const cc_post *post, const float *col)
+                        int64_t ldc, const float *bias, const cc_post *post, const float *col, const float *after)
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
     if (pk->wide) {
@@ -506,8 +506,10 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                 if (nkb == 1) np = p + 1 < P ? p + 1 : -1;
                 else if (t + 1 < t1) np = TASK_PANEL(t + 1);
                 else if (kb + 1 < nkb) np = TASK_PANEL(t0), nk0 = k1, nk1 = K * (kb + 2) / nkb;
-                const int64_t nt = i1 - i0, lines = np >= 0 ? R * (nk1 - nk0) * 4 / 64 : 0;
+                const int64_t nt = i1 - i0;
+                int64_t lines = np >= 0 ? R * (nk1 - nk0) * 4 / 64 : 0;
                 const char *pf = (const char *)(np >= 0 ? Wp + np * R * K + nk0 * R : Wp);
+                if (np < 0 && after && nkb == 1 && t + 1 == t1) pf = (const char *)after, lines = R * K * 4 / 64;
                 float *pt = part ? part + (t * TPC) * (7 * 64) : NULL;
                 for (int64_t i = 0; i < nt; i++) {
                     const int64_t n = tile_at(i0 + i, six, N), nr = tile_at(i0 + i + 1, six, N) - n;
@@ -545,7 +547,13 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL, NULL);
+}
+
+void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                         int64_t ldc, const float *after)
+{
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, after);
 }
 
 /* Tasks: (panel, output row).  Row-major where all the panels fit in L2
@@ -587,7 +595,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                              int64_t ldc, const float *col)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col, NULL);
 }
 
 #else
@@ -602,6 +610,12 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
 {
     (void)pk; (void)Wp; (void)x; (void)rowp; (void)sH; (void)sW; (void)off; (void)OH; (void)OW; (void)C; (void)bias; (void)post;
+}
+
+void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                         int64_t ldc, const float *after)
+{
+    (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)after;
 }
 
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
