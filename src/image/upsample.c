@@ -16,6 +16,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define PAR_PIXELS ((int64_t)1 << 15)   /* a 224 x 224 map is worth two threads */
 
@@ -40,6 +43,21 @@ void cc_upsample_taps(int in, int out, cc_tap *a)
         a[d].i1 = i0 + (i0 < in - 1 ? 1 : 0);
         a[d].l1 = l1;
         a[d].l0 = 1.0f - l1;
+    }
+}
+
+/* Output rows [y0, y1): each mixes two horizontally interpolated source rows
+ * (hr, in double), rounded once.  Its own function so that the vector
+ * clones serve the threads too (an OpenMP region's body is compiled apart). */
+CC_HOT_CLONES
+static void vertical_rows(const double *hr, const cc_tap *ay, int dw, float *dst, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++) {
+        const double *t0 = hr + (size_t)ay[y].i0 * (size_t)dw, *t1 = hr + (size_t)ay[y].i1 * (size_t)dw;
+        const double h0 = ay[y].l0, h1 = ay[y].l1;
+        float *o = dst + (size_t)y * (size_t)dw;
+#pragma omp simd
+        for (int x = 0; x < dw; x++) o[x] = (float)(h0 * t0[x] + h1 * t1[x]);
     }
 }
 
@@ -73,13 +91,13 @@ int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, i
     }
     /* rows in parallel for a picture-sized map (each row is computed alone: the
      * same bits whatever the thread count) */
-#pragma omp parallel for schedule(static) if ((int64_t)dh * dw >= PAR_PIXELS)
-    for (int y = 0; y < dh; y++) {
-        const double *t0 = hr + (size_t)ay[y].i0 * (size_t)dw, *t1 = hr + (size_t)ay[y].i1 * (size_t)dw;
-        const double h0 = ay[y].l0, h1 = ay[y].l1;
-        float *o = dst + (size_t)y * (size_t)dw;
-#pragma omp simd
-        for (int x = 0; x < dw; x++) o[x] = (float)(h0 * t0[x] + h1 * t1[x]);
+#pragma omp parallel if ((int64_t)dh * dw >= PAR_PIXELS)
+    {
+        int nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+        vertical_rows(hr, ay, dw, dst, (int)((int64_t)dh * id / nt), (int)((int64_t)dh * (id + 1) / nt));
     }
     free(hr);
     free(ay);
@@ -87,28 +105,65 @@ int cc_upsample_bilinear(const float *src, int sh, int sw, float *dst, int dh, i
     return 0;
 }
 
-void cc_minmax_normalize(float *m, size_t n, int *flat)
+/* The extremes of m[i0, i1) into lo / hi; clears *finite at an inf or NaN:
+ * v - v is NaN exactly for those (which zero the map anyway, so how min / max
+ * order them does not matter). */
+CC_HOT_CLONES
+static void extremes(const float *m, size_t i0, size_t i1, float *lo_out, float *hi_out, int *finite_out)
 {
-    if (flat) *flat = 0;
-    if (!m || n == 0) return;
-    float lo = m[0], hi = m[0];
+    float lo = m[i0], hi = m[i0];
     int finite = 1;
-    /* vectorised: v - v is NaN exactly for inf and NaN (which zero the map anyway,
-     * so how min / max order them does not matter) */
-#pragma omp parallel for simd schedule(static) reduction(min:lo) reduction(max:hi) reduction(&:finite) \
-    if (n >= (size_t)PAR_PIXELS)
-    for (size_t i = 0; i < n; i++) {
+#pragma omp simd reduction(min:lo) reduction(max:hi) reduction(&:finite)
+    for (size_t i = i0; i < i1; i++) {
         float v = m[i];
         finite &= v - v == 0.0f;
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
-    float range = hi - lo;
+    *lo_out = lo, *hi_out = hi, *finite_out = finite;
+}
+
+CC_HOT_CLONES
+static void rescale(float *m, size_t i0, size_t i1, float lo, float range)
+{
+#pragma omp simd
+    for (size_t i = i0; i < i1; i++) m[i] = (m[i] - lo) / range;
+}
+
+void cc_minmax_normalize(float *m, size_t n, int *flat)
+{
+    if (flat) *flat = 0;
+    if (!m || n == 0) return;
+    float lo = m[0], hi = m[0], range = 0;
+    int finite = 1;
+    /* one region: each thread the extremes of its share, combined (min and max
+     * in any order: the same values), then its share rescaled */
+#pragma omp parallel if (n >= (size_t)PAR_PIXELS)
+    {
+        size_t nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+#endif
+        const size_t i0 = n * id / nt, i1 = n * (id + 1) / nt;
+        if (i1 > i0) {
+            float l, h;
+            int f;
+            extremes(m, i0, i1, &l, &h, &f);
+#pragma omp critical(cc_minmax)
+            {
+                lo = l < lo ? l : lo;
+                hi = h > hi ? h : hi;
+                finite &= f;
+            }
+        }
+#pragma omp barrier
+#pragma omp single
+        range = hi - lo;
+        /* the single's barrier: every thread sees range */
+        if (finite && isfinite(range) && range > 0.0f && i1 > i0) rescale(m, i0, i1, lo, range);
+    }
     if (!finite || !isfinite(range) || !(range > 0.0f)) {
         for (size_t i = 0; i < n; i++) m[i] = 0.0f;
         if (flat) *flat = 1;
-        return;
     }
-#pragma omp parallel for simd schedule(static) if (n >= (size_t)PAR_PIXELS)
-    for (size_t i = 0; i < n; i++) m[i] = (m[i] - lo) / range;
 }
