@@ -804,16 +804,18 @@ static void conv_pad_copy(const conv_params *p, const float *x, float *dst)
 {
     const int64_t tH = p->tH, tW = p->tW;
     const int64_t c0 = p->pL < tW ? p->pL : tW, c1 = p->pL + p->W < tW ? p->pL + p->W : tW;
+    /* row by row of every channel: three channels (a first layer) split evenly, and
+     * each thread copies the rows the convolution's rows of its share read */
 #pragma omp parallel for schedule(static) if (p->C * tH * tW >= CC_PAR_MIN)
-    for (int64_t c = 0; c < p->C; c++)
-        for (int64_t i = 0; i < tH; i++) {
-            float *d = dst + (c * tH + i) * tW;
-            const int64_t ih = i - p->pT;
-            if (ih < 0 || ih >= p->H) { memset(d, 0, sizeof(float) * (size_t)tW); continue; }
-            memset(d, 0, sizeof(float) * (size_t)c0);
-            if (c1 > c0) memcpy(d + c0, x + (c * p->H + ih) * p->W + (c0 - p->pL), sizeof(float) * (size_t)(c1 - c0));
-            memset(d + c1, 0, sizeof(float) * (size_t)(tW - c1));
-        }
+    for (int64_t t = 0; t < tH * p->C; t++) {
+        const int64_t i = t / p->C, c = t % p->C;
+        float *d = dst + (c * tH + i) * tW;
+        const int64_t ih = i - p->pT;
+        if (ih < 0 || ih >= p->H) { memset(d, 0, sizeof(float) * (size_t)tW); continue; }
+        memset(d, 0, sizeof(float) * (size_t)c0);
+        if (c1 > c0) memcpy(d + c0, x + (c * p->H + ih) * p->W + (c0 - p->pL), sizeof(float) * (size_t)(c1 - c0));
+        memset(d + c1, 0, sizeof(float) * (size_t)(tW - c1));
+    }
 }
 
 static int conv_gemm_forward(const conv_params *p, const float *x, const float *w, const float *bias,
