@@ -161,8 +161,8 @@ enum { AHEAD = 40 };   /* input positions ahead of a narrow tile that it prefetc
 /* Narrow tile: V vectors of 16 channels x NR positions; with `idx`, only the
  * K rows k = idx[0..K) of B (the others are zero across the tile); with
  * `off`, row k of B is read at b + off[k], its NR values os apart (a
- * convolution read straight from its input, cc_packed_conv).  Two cache
- * lines from pf on are prefetched per k, up to pfn lines.  A long sum goes in
+ * convolution read straight from its input, cc_packed_conv).  The pfn cache
+ * lines from pf on are prefetched into L2, one per k (two if pfn > K).  A long sum goes in
  * blocks of k (packed_gemm): `part` holds the tile's sums between blocks;
  * `first` starts them at zero, and only the `last` block stores the tile. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
@@ -179,7 +179,13 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
         __m512 wv[4];
         const int64_t k = idx ? idx[j] : j;
         const float *wk = w + k * 16 * V, *bk = off ? b + off[k] : b + k * ldb;
-        if (2 * j < pfn) {
+        /* the next panel's lines, one per k while they last (two where a tile
+         * has more lines than k): two per k through the first half of each
+         * tile measured slower (ResNet-50 forward -0.7 ms this way,
+         * MobileNetV2 -1.2%, alternating processes) */
+        if (pfn <= K) {
+            if (j < pfn) _mm_prefetch(pf + 64 * j, _MM_HINT_T1);
+        } else if (2 * j < pfn) {
             _mm_prefetch(pf + 128 * j, _MM_HINT_T1);
             _mm_prefetch(pf + 128 * j + 64, _MM_HINT_T1);
         }
