@@ -116,6 +116,8 @@ void cc_conv_direct(const float *x, int64_t C, int64_t H, int64_t W, const float
  * block packed by cc_packed_weights, one after another; the forward of one
  * image (C x H x W -> M x H x W) plus bias and the fused activation post. */
 void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U);
+/* The weight transform both use: U[n i + j][m][c] = (G g G')[i][j], G n x 3 (n <= 6). */
+void cc_wino_weights(const double *G, int n, const float *g, int64_t M, int64_t C, float *U);
 int64_t cc_wino4_band_tiles(int64_t C, int64_t H, int64_t W);
 int cc_wino4_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, int64_t H, int64_t W, const float *x,
                      const float *bias, float *y, const cc_post *post, cc_ctx *ctx);

@@ -22,23 +22,10 @@
 #include <omp.h>
 #include <string.h>
 
-/* U[x][m][c], x = 4 i + j: G g G' with g = W[m][c] (3x3), in double then rounded. */
 void cc_wino2_weights(const float *g, int64_t M, int64_t C, float *U)
 {
-    static const double G[4][3] = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-    const size_t MC = (size_t)M * (size_t)C;
-#pragma omp parallel for schedule(static) if (M * C >= 4096)
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t c = 0; c < C; c++) {
-            const float *k = g + (m * C + c) * 9;
-            double t[4][3];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * k[j] + G[i][1] * k[3 + j] + G[i][2] * k[6 + j];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++)
-                    U[(size_t)(i * 4 + j) * MC + (size_t)(m * C + c)] =
-                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
-        }
+    static const double G[4 * 3] = { 1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1 };
+    cc_wino_weights(G, 4, g, M, C, U);
 }
 
 int64_t cc_wino2_tiles(int64_t H, int64_t W)

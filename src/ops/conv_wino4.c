@@ -17,15 +17,11 @@
 #include <omp.h>
 #include <string.h>
 
-/* U[x][m][c], x = 6 i + j: G g G' with g = W[m][c] (3x3), in double then rounded. */
-void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U)
+/* U[x][m][c], x = n i + j: G g G' with g = W[m][c] (3x3) and G n x 3 (row-major),
+ * in double then rounded: the weight transform of F(4x4, 3x3) (n = 6, below) and
+ * F(2x2, 3x3) (n = 4, conv_wino2.c). */
+void cc_wino_weights(const double *G, int n, const float *g, int64_t M, int64_t C, float *U)
 {
-    static const double G[6][3] = { { 1.0 / 4, 0, 0 },
-                                    { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-                                    { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-                                    { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
-                                    { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
-                                    { 0, 0, 1 } };
     const size_t MC = (size_t)M * (size_t)C;
     /* at load: ~0.1 s of VGG-16's, so both threads */
 #pragma omp parallel for schedule(static) if (M * C >= 4096)
@@ -33,13 +29,22 @@ void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U)
         for (int64_t c = 0; c < C; c++) {
             const float *k = g + (m * C + c) * 9;
             double t[6][3];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * k[j] + G[i][1] * k[3 + j] + G[i][2] * k[6 + j];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    U[(size_t)(i * 6 + j) * MC + (size_t)(m * C + c)] =
-                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    U[(size_t)(i * n + j) * MC + (size_t)(m * C + c)] =
+                        (float)(t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2]);
         }
+}
+
+void cc_wino4_weights(const float *g, int64_t M, int64_t C, float *U)
+{
+    static const double G[6 * 3] = { 1.0 / 4,  0,         0,         -1.0 / 6, -1.0 / 6, -1.0 / 6,
+                                     -1.0 / 6, 1.0 / 6,   -1.0 / 6,  1.0 / 24, 1.0 / 12, 1.0 / 6,
+                                     1.0 / 24, -1.0 / 12, 1.0 / 6,   0,        0,        1 };
+    cc_wino_weights(G, 6, g, M, C, U);
 }
 
 /* B' applied to six values (rows of a tile, or columns): the sparse 6x6 matrix
