@@ -10,8 +10,9 @@
  *     straight from the unpadded plane with masked loads instead
  *     (conv_dw_direct.c);
  *   - 3x3, stride 1, padding 1, one group, >= 64 channels in and out, constant
- *     weights: Winograd F(4x4, 3x3) (conv_wino4.c), except on the narrow
- *     planes the per-tap path below takes;
+ *     weights: Winograd F(4x4, 3x3) (conv_wino4.c); on a narrow plane (under
+ *     784 outputs) with 30+ 2x2 tiles and packed kernels, F(2x2, 3x3)
+ *     (conv_wino2.c), on smaller ones the per-tap path below;
  *   - 3x3 at stride 1 or 2 over at most 4 input channels (a first layer),
  *     one group, constant weights, on an AVX-512 CPU: a direct kernel
  *     (conv_direct.c);
@@ -164,9 +165,10 @@ static conv_params *aligned_params(conv_params *p, size_t size)
  *   - Stride 2: ResNet-50's 7x7 first layer built a 7.4 MB column matrix and
  *     its stride-2 3x3 layers 1.8-3.6 MB ones, and ran 30-50% slower than
  *     ONNX Runtime's direct kernels.
- *   - Stride 1, narrow planes (14x14): here instead of Winograd, whose 36
- *     transformed weight blocks (9.4 MB for 256 channels, 4x the kernel's)
- *     serve 16 tiles each and came from memory at every layer.
+ *   - Stride 1, narrow planes without F(2x2, 3x3) (7x7, fewer channels):
+ *     here instead of F(4x4, 3x3), whose 36 transformed weight blocks (9.4 MB
+ *     for 256 channels, 4x the kernel's) served 16 tiles each at 14x14 and
+ *     came from memory at every layer.
  *   - Not 1x1 (the stride-2 shortcuts): each k would read another plane, and
  *     the subsampled copy im2col makes is small; 10-40% slower that way. */
 static int taps_plan(const conv_params *p, int64_t M, cc_packed *pk)
