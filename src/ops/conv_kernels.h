@@ -82,9 +82,9 @@ size_t cc_packed_floats(const cc_packed *pk);
 void cc_packed_weights(cc_packed *pk, const float *W, float *dst);
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post);
-/* The same product without bias or post, whose last task (on each thread)
- * also fetches into L2 the first panel of the weights at `after`, or NULL:
- * the next of a run of products on one thread (conv_wino2.c). */
+/* The same product without bias or post, on one thread: its last task (the
+ * last panel's) also fetches into L2 the first panel of the weights at
+ * `after`, or NULL, the next of a run of products (conv_wino2.c). */
 void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                          int64_t ldc, const float *after);
 /* A convolution's product straight from its input, without an im2col matrix
