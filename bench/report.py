@@ -48,6 +48,27 @@ def main():
                     best = r
         return best
 
+    def rounds(name, kind, mode=None):
+        # every round's record in run order (run.sh alternates ONNX Runtime and ours)
+        return [r for r in rows if r.get("name") == name and r["kind"] == kind and (mode is None or r.get("mode") == mode)]
+
+    def paired(name):
+        # round by round: ours / ONNX Runtime from the same round, minutes apart at most;
+        # how widely these spread says how much a best-round ratio can be trusted
+        ort = rounds(name, "ort")
+        out = {}
+        for mode in ("fwd", "one"):
+            ours = rounds(name, "ours", mode)
+            out[mode] = [o["median_ms"] / r["median_ms"] for o, r in zip(ours, ort) if r.get("median_ms")]
+        return out
+
+    def spread(v):
+        if not v:
+            return "n/a"
+        w = sorted(v)
+        med = w[len(w) // 2] if len(w) % 2 else 0.5 * (w[len(w) // 2 - 1] + w[len(w) // 2])
+        return f"{w[0]:.2f}-{w[-1]:.2f}x (median {med:.2f}x, {sum(x <= 1.0 for x in v)} of {len(v)} rounds <= 1)"
+
     head = ["model", "ours fwd", "ORT fwd", "ours/ORT", "ours 1-Q explain", "1-Q / ORT fwd",
             "ours all-Q", "all-Q / 1-Q", "same-forward all-Q / 1-Q", "PyTorch fwd", "PyTorch 1-Q", "PyTorch all-Q (extrap.)",
             "speed-up vs PyTorch fwd / 1-Q / all-Q", "peak RSS fwd / 1-Q / all-Q",
@@ -140,6 +161,16 @@ def main():
     lines.append(md_table(head, table))
     lines.append("")
     lines += details
+    pr_rows = []
+    for n in names:
+        pv = paired(n)
+        if pv["fwd"] or pv["one"]:
+            pr_rows.append([n, spread(pv["fwd"]), spread(pv["one"])])
+    if pr_rows:
+        lines += ["", "### Round by round: ours / ONNX Runtime within each round", "",
+                  "Each round runs ONNX Runtime's forward, then ours (forward, 1-Q, all-Q), each in its own process; "
+                  "the ratios of the same round, lowest to highest. The table above divides each side's best round.", "",
+                  md_table(["model", "forward / ORT", "1-Q / ORT"], pr_rows)]
     probe = []
     for n in names:
         f, s0, s1, ort = get(n, "ours", "fwd"), get(n, "probe_spin0"), get(n, "probe_1thr"), get(n, "ort")
@@ -171,6 +202,8 @@ def main():
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    for r in pr_rows:
+        print(f"{r[0]} round by round: forward / ORT {r[1]}; 1-Q / ORT {r[2]}")
     if gemm:
         print(f"GEMM {gemm['gflops']:.1f} GFLOP/s; load average {machine.get('loadavg_start')} -> "
               f"{end.get('loadavg_end')}; details and per-op profiles in {md_path}")
