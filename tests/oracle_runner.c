@@ -20,6 +20,7 @@
  * bits as a plain session's.
  */
 #include "contrastcam.h"
+#include "graph/internal.h"   /* c16: the tensors the memory-saving mode stores channel-blocked */
 #include "train/train.h"
 #include "util/fileio.h"
 #include "util/npy.h"
@@ -113,6 +114,7 @@ typedef struct {
     char err[4096];
     double worst_fwd, worst_grad, worst_fd;   /* error / tolerance, < 1 passes */
     int n_fd;
+    int n_c16;                                /* tensors stored channel-blocked (keep mode) */
 } ctx;
 
 #define FAILF(c, ...) do { snprintf((c)->err, sizeof (c)->err, __VA_ARGS__); return -1; } while (0)
@@ -282,6 +284,7 @@ static int run_case(ctx *c)
         for (int i = 0; i < nk; i++) if (keep[i] >= 0) keep[nv++] = keep[i];
         st = cc_session_keep(c->sess, keep, nv);
         if (st != CC_OK) FAILF(c, "keep: %s: %s", cc_status_str(st), cc_session_errmsg(c->sess));
+        for (int t = 0; c->sess->c16 && t < cc_model_num_tensors(c->model); t++) c->n_c16 += c->sess->c16[t];
         /* CC_ORACLE_LIVE=1: every weight then handed out for writing, as training
          * does, so the convolutions leave the kernels the plan was made for (a
          * residual planned in place must still be read before it is overwritten) */
@@ -434,8 +437,8 @@ int main(int argc, char **argv)
         int rc = run_case(c);
         double dt = now() - t0;
         if (rc == 0)
-            printf("PASS %-40s err/tol: fwd %.2g  grad %.2g  fd %.2g (%d pts)  %.2fs\n", names[i], c->worst_fwd,
-                   c->worst_grad, c->worst_fd, c->n_fd, dt);
+            printf("PASS %-40s err/tol: fwd %.2g  grad %.2g  fd %.2g (%d pts)  %.2fs%s\n", names[i], c->worst_fwd,
+                   c->worst_grad, c->worst_fd, c->n_fd, dt, c->n_c16 ? "  (channel-blocked tensors)" : "");
         else {
             printf("FAIL %-40s %s\n", names[i], c->err);
             fails++;

@@ -22,4 +22,17 @@ grep -v -i 'warn' "$FIX/gen_models.log"
 # again with shared buffers and fused Conv -> [Add ->] Relu / Clip (cc_session_keep), the
 # outputs also bit for bit against a plain session's
 echo "memory-saving mode:"
-CC_ORACLE_KEEP=1 exec "$RUNNER" "$FIX/models"
+out=$(CC_ORACLE_KEEP=1 "$RUNNER" "$FIX/models") || { echo "$out"; exit 1; }
+echo "$out"
+# there the block outputs of ResNet-50 and MobileNetV2 that only 1x1 convolutions read
+# are stored channel-blocked (session.c, plan_c16) where the AVX-512 kernels run
+if grep -q avx512f /proc/cpuinfo 2>/dev/null && [ -z "$CONTRASTCAM_NO_PACKED" ]; then
+    for m in resnet50 mobilenet_v2; do
+        echo "$out" | grep "^PASS $m" | grep -q "channel-blocked" ||
+            { echo "FAIL: $m: no channel-blocked tensors planned in the memory-saving mode"; exit 1; }
+    done
+fi
+# and with every weight made writable after the plan (training): the blocked nodes
+# then run their row-major kernels on converted copies (session.c, forward_unblocked)
+echo "memory-saving mode, weights made writable after the plan:"
+CC_ORACLE_KEEP=1 CC_ORACLE_LIVE=1 exec "$RUNNER" "$FIX/models" resnet50

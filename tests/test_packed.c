@@ -34,6 +34,81 @@ static int same_bits(const float *a, const float *b, size_t n)
     return !memcmp(a, b, sizeof(float) * n);
 }
 
+/* x (C x N) to the channel-blocked layout and back (cc_packed_gemm_c16) */
+static void to_c16(const float *x, int64_t C, int64_t N, float *y)
+{
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t n = 0; n < N; n++) y[c / 16 * 16 * N + 16 * n + c % 16] = x[c * N + n];
+}
+
+/* The channel-blocked products: every combination of a blocked input and a
+ * blocked output (with a blocked residual), with a bias and each activation,
+ * or a row-major output with a blocked residual, moves the row-major
+ * product's values without changing a bit, at 1 and 2 threads: plain tiles, 7-wide tiles cut at N (N < 30), sums in k blocks and
+ * in two halves. */
+static void test_c16(void)
+{
+    static const int64_t shapes[][3] = {
+        { 1024, 256, 196 }, { 64, 384, 196 }, { 96, 576, 196 }, { 512, 2048, 49 }, { 160, 960, 49 }, { 32, 64, 25 }, { 48, 32, 7 },
+    };
+    int halves = 0, blocks = 0;
+    const int thr = omp_get_max_threads();
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        float *W = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+        float *Bb = malloc(sizeof(float) * (size_t)(K * N)), *bias = malloc(sizeof(float) * (size_t)M);
+        float *R = malloc(sizeof(float) * (size_t)(M * N)), *Rb = malloc(sizeof(float) * (size_t)(M * N));
+        float *C0 = malloc(sizeof(float) * (size_t)(M * N)), *C1 = malloc(sizeof(float) * (size_t)(M * N));
+        float *Cb = malloc(sizeof(float) * (size_t)(M * N));
+        int32_t *boff = malloc(sizeof(int32_t) * (size_t)K);
+        for (int64_t i = 0; i < M * K; i++) W[i] = frand();
+        for (int64_t i = 0; i < K * N; i++) B[i] = frand();
+        for (int64_t i = 0; i < M * N; i++) R[i] = i % 9 == 2 ? -0.0f : frand();
+        for (int64_t m = 0; m < M; m++) bias[m] = m % 5 == 1 ? 0.0f : frand();
+        for (int64_t k = 0; k < K; k++) boff[k] = (int32_t)(k / 16 * 16 * N + k % 16);
+        to_c16(B, K, N, Bb);
+        to_c16(R, M, N, Rb);
+        cc_packed pk;
+        CHECK(cc_packed_plan(M, K, N, &pk) && !pk.wide, "c16 plan %lld x %lld x %lld", (long long)M, (long long)K, (long long)N);
+        float *Wp = malloc(sizeof(float) * cc_packed_floats(&pk) + 64);
+        cc_packed_weights(&pk, W, Wp);
+        pk.halves = cc_packed_halves_ok(&pk, N);
+        halves += pk.halves;
+        blocks += pk.rows * K * 4 > (256 << 10) && !pk.halves;
+        for (int kind = 0; kind < 3; kind++) {
+            const int res = kind == CC_POST_RELU;
+            cc_post post = { kind, -0.5f, 0.5f, res ? R : NULL, C0 };
+            cc_packed_gemm(&pk, Wp, B, N, N, C0, N, bias, &post);
+            for (int t = 1; t <= 2; t++) {
+                omp_set_num_threads(t);
+                for (int mode = 1; mode < 8; mode++) {   /* CC_C16_IN, _OUT (with a blocked residual), _RES alone */
+                    const int bin = mode & CC_C16_IN, bout = (mode & CC_C16_OUT) != 0, bres = (mode & CC_C16_RES) != 0;
+                    if (bout && !bres) continue;
+                    if (bres && !bout && pk.halves) {   /* a blocked residual alone is added per tile, not in halves */
+                        CHECK(!cc_packed_c16_ok(&pk, K, N, mode), "c16 %lldx%lldx%lld in halves: no blocked residual alone",
+                              (long long)M, (long long)K, (long long)N);
+                        continue;
+                    }
+                    float *out = bout ? Cb : C1;
+                    cc_post pb = { kind, -0.5f, 0.5f, res ? (bres ? Rb : R) : NULL, out };
+                    memset(out, 0xff, sizeof(float) * (size_t)(M * N));   /* NaN: a value not written shows */
+                    CHECK(cc_packed_c16_ok(&pk, K, N, mode), "c16 %lldx%lldx%lld: bits %d planned", (long long)M, (long long)K,
+                          (long long)N, mode);
+                    cc_packed_gemm_c16(&pk, Wp, bin ? Bb : B, bin ? boff : NULL, N, out, mode, bias, &pb);
+                    if (bout) to_c16(C0, M, N, C1);
+                    CHECK(same_bits(C1, bout ? Cb : C1, (size_t)(M * N)) && (bout || same_bits(C0, C1, (size_t)(M * N))),
+                          "c16 %lldx%lldx%lld%s, post %d, in %s, out %s, residual %s, %d thread(s): the row-major product's bits",
+                          (long long)M, (long long)K, (long long)N, pk.halves ? " in halves" : "", kind,
+                          bin ? "blocked" : "rows", bout ? "blocked" : "rows", bres ? "blocked" : "rows", t);
+                }
+            }
+            omp_set_num_threads(thr);
+        }
+        free(W), free(B), free(Bb), free(bias), free(R), free(Rb), free(C0), free(C1), free(Cb), free(boff), free(Wp);
+    }
+    CHECK(halves == 3 && blocks == 1, "c16: three shapes in halves (%d), one in k blocks (%d)", halves, blocks);
+}
+
 int main(void)
 {
     static const int64_t shapes[][3] = {
@@ -206,5 +281,6 @@ int main(void)
         }
         free(W), free(x), free(y0), free(y1), free(y2), free(u0), free(u1), free(u2), free(Wp);
     }
+    test_c16();
     return check_exit();
 }

@@ -178,6 +178,11 @@ cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx)
     return ctx ? ctx->tap : NULL;
 }
 
+int cc_ctx_c16(const cc_ctx *ctx)
+{
+    return ctx ? ctx->c16 : 0;
+}
+
 void cc_ctx_free(cc_ctx *c)
 {
     for (int i = 0; i < 8; i++) free(c->slot[i].p);

@@ -73,6 +73,7 @@ struct cc_ctx {
     struct { float *p; size_t cap; } slot[8];
     cc_post post;             /* set by the session around a fused node's forward call */
     cc_softmax_tap *tap;      /* set by the session around the tapped node's forward call */
+    int c16;                  /* set by the session around a forward call: CC_C16_IN / CC_C16_OUT */
 };
 void cc_ctx_free(cc_ctx *c);
 #endif

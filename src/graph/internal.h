@@ -30,6 +30,7 @@ struct cc_session {
                                  residual Add with or without one), whose output it writes; -2 - i for
                                  the nodes so absorbed by node i (skipped); -1 otherwise; NULL: no fusion */
     int *fuse_res;            /* per node: the residual tensor its fused Add adds, or -1 */
+    unsigned char *c16;       /* cc_session_keep, per tensor: stored channel-blocked (plan_c16), or NULL */
     cc_ctx ctx;
     cc_softmax_tap tap;       /* cc_session_prepare_contrast: u = W' softmax(z), filled by the forward */
     int tap_node, tap_output; /* the node that fills it and the output it belongs to; -1: none */

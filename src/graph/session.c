@@ -98,6 +98,8 @@ static void pool_free(cc_session *s)
     s->fuse = NULL;
     free(s->fuse_res);
     s->fuse_res = NULL;
+    free(s->c16);
+    s->c16 = NULL;
 }
 
 /* The node at whose turn node i runs: the one it is fused into, or itself. */
@@ -189,6 +191,83 @@ static int plan_fusion(cc_session *s, const unsigned char *need)
     }
     free(uses);
     free(reader);
+    return 0;
+}
+
+/* The tensor node i's turn writes: its own output, or the last fused node's. */
+static int written(const cc_session *s, int i)
+{
+    const cc_node *nd = &s->m->g.nodes[s->fuse[i] >= 0 ? s->fuse[i] : i];
+    return nd->n_out ? nd->out[0] : -1;
+}
+
+/* The CC_C16_* bits of node i's forward call under plan c. */
+static int c16_bits(const cc_session *s, const unsigned char *c, int i)
+{
+    const cc_node *nd = &s->m->g.nodes[i];
+    const int t = written(s, i);
+    const int r = s->fuse_res ? s->fuse_res[i] : -1;
+    return (nd->n_in && nd->in[0] >= 0 && c[nd->in[0]] ? CC_C16_IN : 0) | (t >= 0 && c[t] ? CC_C16_OUT : 0) |
+           (r >= 0 && c[r] ? CC_C16_RES : 0);
+}
+
+/* Which activations to store channel-blocked (op.h): those that only narrow
+ * 1x1 convolutions write and read, so their tiles store whole vectors instead
+ * of transposing (ResNet-50: the 14x14 and 7x7 block outputs, each read by
+ * the next block's first 1x1, its shortcut and its residual Add).  A tensor
+ * qualifies when it is not needed as it lies (kept, an output, or read by the
+ * backward pass: need), is [1, C, H, W] with C % 16 == 0, and
+ *   - the node whose turn writes it can write it blocked (cc_op_c16), with a
+ *     fused residual that is blocked too;
+ *   - every node reading it is a convolution that reads it as input 0 and
+ *     can read it blocked, or the residual Add fused into a convolution
+ *     that can take it blocked (with its output blocked, or row-major where
+ *     the output is kept: ResNet-50's last block, whose output is the
+ *     explained layer).
+ * Candidates that fail are dropped until the rest all pass (each drop can
+ * only fail others).  The values computed are the same bits: the kernels
+ * move them, not change them. */
+static int plan_c16(cc_session *s, const unsigned char *need)
+{
+    const cc_graph *g = &s->m->g;
+    const int nt = g->n_tensors;
+    unsigned char *c = calloc((size_t)nt, 1);
+    if (!c) return -1;
+    int any = 0;
+    for (int t = 0; t < nt; t++) {
+        const cc_tensor *x = &s->t[t];
+        const int pr = x->producer;
+        c[t] = !need[t] && !x->is_const && x->dtype == CC_DT_FLOAT && x->ndim == 4 && x->dims[0] == 1 &&
+               x->dims[1] % 16 == 0 && pr >= 0 && written(s, node_turn(s, pr)) == t;
+        any |= c[t];
+    }
+    for (int changed = any; changed;) {
+        changed = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const cc_node *nd = &g->nodes[i];
+            if (node_is_const(s, nd)) continue;
+            const int turn = node_turn(s, i);
+            for (int j = 0; j < nd->n_in; j++) {
+                const int t = nd->in[j];
+                if (t < 0 || !c[t]) continue;
+                int ok;
+                if (turn != i) ok = s->fuse_res[turn] == t && cc_op_c16(&g->nodes[turn], c16_bits(s, c, turn));   /* the fused residual */
+                else {
+                    ok = j == 0 && cc_op_c16(nd, c16_bits(s, c, i));
+                    for (int k = 1; k < nd->n_in; k++) ok &= nd->in[k] != t;
+                }
+                if (!ok) c[t] = 0, changed = 1;
+            }
+            if (turn != i) continue;
+            const int t = written(s, i);   /* the writer */
+            if (t >= 0 && c[t] && (!cc_op_c16(nd, c16_bits(s, c, i)) || (s->fuse_res[i] >= 0 && !c[s->fuse_res[i]])))
+                c[t] = 0, changed = 1;
+        }
+    }
+    any = 0;
+    for (int t = 0; t < nt; t++) any |= c[t];
+    if (any) s->c16 = c;
+    else free(c);
     return 0;
 }
 
@@ -287,7 +366,10 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
     busy = calloc((size_t)nt + 1, 1);
     moved = calloc((size_t)nt + 1, 1);
     s->pool = calloc((size_t)nt + 1, sizeof *s->pool);
-    if (!cap || !busy || !moved || !s->pool || plan_fusion(s, need)) { st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory"); goto out; }
+    if (!cap || !busy || !moved || !s->pool || plan_fusion(s, need) || plan_c16(s, need)) {
+        st = cc_session_fail(s, CC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     for (int i = 0; i < g->n_nodes; i++) {   /* a fused node reads its inputs at its producer's turn */
         const cc_node *nd = &g->nodes[i];
         for (int j = 0; j < nd->n_in; j++)
@@ -421,6 +503,40 @@ cc_status cc_session_prepare_contrast(cc_session *s, int output)
     return CC_OK;
 }
 
+/* Node n's forward on row-major copies of its blocked input / output (and
+ * fused residual), for a node planned blocked that no longer can be (its
+ * weights went live for training after cc_session_keep). */
+static int forward_unblocked(cc_session *s, const cc_node *n, cc_tensor **in, cc_tensor **out, int c16)
+{
+    cc_tensor x = *in[0], y = *out[0];
+    float *xs = NULL, *ys = NULL, *rs = NULL, *dst = out[0]->data;
+    int rc = CC_E_NOMEM;
+    if (c16 & CC_C16_IN) {
+        if (!(xs = malloc(sizeof(float) * (size_t)x.numel))) goto done;
+        cc_c16_unpack(x.data, x.dims[1], x.numel / x.dims[1], xs);
+        x.data = xs;
+        in[0] = &x;
+    }
+    if (c16 & CC_C16_OUT) {
+        if (!(ys = malloc(sizeof(float) * (size_t)y.numel))) goto done;
+        y.data = ys;
+        out[0] = &y;
+    }
+    if ((c16 & CC_C16_RES) && s->ctx.post.res) {
+        if (!(rs = malloc(sizeof(float) * (size_t)y.numel))) goto done;
+        cc_c16_unpack(s->ctx.post.res + (dst - s->ctx.post.base), y.dims[1], y.numel / y.dims[1], rs);
+        s->ctx.post.res = rs;
+        s->ctx.post.base = y.data;
+    }
+    rc = n->op->forward(n, in, out, &s->ctx);
+    if (!rc && ys) cc_c16_pack(ys, y.dims[1], y.numel / y.dims[1], dst);
+done:
+    free(xs);
+    free(ys);
+    free(rs);
+    return rc;
+}
+
 cc_status cc_session_forward(cc_session *s)
 {
     const cc_graph *g = &s->m->g;
@@ -453,7 +569,11 @@ cc_status cc_session_forward(cc_session *s)
             }
         }
         s->ctx.tap = i == s->tap_node ? &s->tap : NULL;
-        int rc = n->op->forward(n, in, out, &s->ctx);
+        const int c16 = s->c16 ? c16_bits(s, s->c16, i) : 0;
+        int rc;
+        if (c16 && !cc_op_c16(n, c16)) rc = forward_unblocked(s, n, in, out, c16);
+        else s->ctx.c16 = c16, rc = n->op->forward(n, in, out, &s->ctx);
+        s->ctx.c16 = 0;
         s->ctx.post.kind = CC_POST_NONE;
         s->ctx.post.res = s->ctx.post.base = NULL;
         s->ctx.tap = NULL;

@@ -139,6 +139,8 @@ typedef struct conv_params {
                                  (padded) input, same allocation; NULL: im2col */
     int64_t tH, tW;           /* ... the input it reads: H x W itself, or a zero-padded tH x tW copy */
     int tcopy;
+    int32_t *boff;            /* CONV_1X1 narrow, one image, C % 16 == 0: each k's offset in a channel-blocked
+                                 input (cc_packed_gemm_c16), same allocation; NULL: none */
 } conv_params;
 
 /* The weight copies after the parameters are read with whole-vector loads: the
@@ -153,6 +155,7 @@ static conv_params *aligned_params(conv_params *p, size_t size)
     for (int i = 0; i < 3; i++)
         if (*f[i]) *f[i] = (float *)((char *)q + ((char *)*f[i] - (char *)p));
     if (q->taps) q->taps = (int32_t *)((char *)q + ((char *)q->taps - (char *)p));
+    if (q->boff) q->boff = (int32_t *)((char *)q + ((char *)q->boff - (char *)p));
     free(p);
     return q;
 }
@@ -297,10 +300,17 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
                      taps_plan(p, M, &pk);
     if (taps || (packable && cc_packed_plan(M, CKK, p->OHW, &pk))) {
         const size_t head = (sizeof *p + 63) / 64 * 64, wbytes = sizeof(float) * cc_packed_floats(&pk);
-        conv_params *q = realloc(p, head + wbytes + (taps ? sizeof(int32_t) * (size_t)CKK : 0));
+        const int boff = !taps && p->kind == CONV_1X1 && p->N == 1 && p->OHW > 1 && cc_packed_c16_ok(&pk, C, p->OHW, CC_C16_IN) &&
+                         C * p->HW <= INT32_MAX;
+        const size_t extra = sizeof(int32_t) * (size_t)(taps ? CKK : boff ? C : 0);
+        conv_params *q = realloc(p, head + wbytes + extra);
         if (q) {   /* out of memory: the OpenBLAS path still works */
             p = q;
-            psize = head + wbytes + (taps ? sizeof(int32_t) * (size_t)CKK : 0);
+            psize = head + wbytes + extra;
+            if (boff) {
+                p->boff = (int32_t *)((char *)p + head + wbytes);
+                for (int64_t k = 0; k < C; k++) p->boff[k] = (int32_t)(k / 16 * 16 * p->HW + k % 16);
+            }
             p->pk = pk;
             p->pk.halves = p->kind == CONV_1X1 && cc_packed_halves_ok(&pk, p->OHW);
             p->packed = (float *)((char *)p + head);
@@ -1017,14 +1027,59 @@ static int conv_gemm_backward_weight(const conv_params *p, const float *x, const
     return CC_E_OK;
 }
 
-/* Input transform of one channel, one row of tiles: V[xi][t] = (B' d B)[xi] for
- * the 4x4 patches at rows 2ti-1..2ti+2.  First B' d down the four rows (whole
- * rows at once), then d B along each row (stride-2 reads); both vectorise. */
+/* ---- the channel-blocked layout (op.h, cc_packed_gemm_c16) ------------------- */
+
+/* Whether the forward can take the CC_C16_* bits (a blocked input, output,
+ * residual): a narrow packed product of a 1x1 kernel on one image, at stride
+ * 1 straight from its input (boff), or at a larger stride through the
+ * subsampled copy, which c16_subsample makes from a blocked input. */
+static int conv_c16_can(const conv_params *p, int c16)
+{
+    if (!p->packed || p->taps || p->direct || p->pk.wide || p->N != 1 || p->G != 1 || p->kk != 1 || p->OHW < 2) return 0;
+    if (p->kind == CONV_IM2COL && (p->pT || p->pL || (p->OH - 1) * p->sH >= p->H || (p->OW - 1) * p->sW >= p->W)) return 0;
+    if (p->kind != CONV_1X1 && p->kind != CONV_IM2COL) return 0;
+    if ((c16 & CC_C16_IN) && (p->C % 16 || (p->kind == CONV_1X1 && !p->boff))) return 0;
+    return cc_packed_c16_ok(&p->pk, p->C, p->OHW, c16 & ~CC_C16_IN);
+}
+
+int cc_conv_c16(const cc_node *n, int c16)
+{
+    return n->params && conv_c16_can(n->params, c16);
+}
+
+/* col (C x OHW) = the 1x1 kernel's strided samples of a blocked input */
+static void c16_subsample(const conv_params *p, const float *x, float *col)
+{
+#pragma omp parallel for schedule(static) if (p->C * p->OHW >= CC_PAR_MIN)
+    for (int64_t b = 0; b < p->C / 16; b++)
+        for (int64_t oh = 0; oh < p->OH; oh++)
+            for (int64_t ow = 0; ow < p->OW; ow++) {
+                const float *src = x + (b * p->HW + oh * p->sH * p->W + ow * p->sW) * 16;
+                for (int64_t l = 0; l < 16; l++) col[(b * 16 + l) * p->OHW + oh * p->OW + ow] = src[l];
+            }
+}
+
+static int conv_c16_forward(const conv_params *p, const float *x, const float *bias, float *y, cc_ctx *ctx, int c16)
+{
+    const float *src = x;
+    if (p->kind != CONV_1X1) {
+        float *col = cc_scratch(ctx, 0, (size_t)(p->C * p->OHW));
+        if (!col) return CC_E_NOMEM;
+        if (c16 & CC_C16_IN) c16_subsample(p, x, col);
+        else conv_im2col(p, x, col, p->OHW);
+        src = col;
+    }
+    cc_packed_gemm_c16(&p->pk, p->packed, src, (c16 & CC_C16_IN) && p->kind == CONV_1X1 ? p->boff : NULL, p->OHW, y,
+                       c16, bias, cc_ctx_post(ctx));
+    return CC_E_OK;
+}
+
 static int conv_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc_ctx *ctx)
 {
     const conv_params *p = n->params;
     const float *x = in[0]->data, *w = in[1]->data, *bias = p->has_bias ? in[2]->data : NULL;
     float *y = out[0]->data;
+    if (cc_ctx_c16(ctx)) return conv_c16_forward(p, x, bias, y, ctx, cc_ctx_c16(ctx));   /* the session asked cc_conv_c16 */
     if (p->kind == CONV_DW) return dw_forward(p, x, w, bias, y, ctx);
     if (p->direct) {
         for (int64_t i = 0; i < p->N; i++)

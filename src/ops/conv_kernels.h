@@ -94,6 +94,24 @@ void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, i
  * and off[k] the tap's offset; C is M x (OH OW). */
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post);
+/* The channel-blocked layout (c16) that cc_session_keep gives the tensors
+ * only narrow 1x1 products write and read (ResNet-50's 14x14 and 7x7 block
+ * outputs): a C x N plane as C / 16 blocks of N positions x 16 channels,
+ * value (c, n) at (c / 16) 16 N + 16 n + c % 16.  A narrow tile's 16V
+ * channels x 6-7 positions are then V x 6-7 whole vectors there, stored as
+ * they lie rather than transposed into 16V rows (1024 x 256 x 196 with a
+ * residual: 0.354 -> 0.295 ms, 2 threads).
+ * cc_packed_c16_ok: whether the narrow plan pk of a K x N product can take
+ * the CC_C16_* bits (op.h) c16: a blocked B (IN, K % 16 == 0), a blocked C
+ * and residual (OUT, whole panels), or a row-major C with a blocked residual
+ * (RES alone: the last block before a kept tensor; not in halves).
+ * cc_packed_gemm_c16: C = post(W B + bias) with B blocked when boff is given
+ * (boff[k] = (k / 16) 16 N + k % 16, K entries), else K x N row-major, and C
+ * and the residual as c16 says.  Each value is the same sum as
+ * cc_packed_gemm's: the same bits, moved. */
+int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16);
+void cc_packed_gemm_c16(const cc_packed *pk, const float *Wp, const float *B, const int32_t *boff, int64_t N, float *C,
+                        int c16, const float *bias, const cc_post *post);
 /* C = max(col[j] - (W B)[i, j], 0): every contrast map of a pooled head at
  * once, ReLU(p'B - B[Q]) with p'B given per column (src/explain/cam.c). */
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,

@@ -165,9 +165,12 @@ enum { AHEAD = 40 };   /* input positions ahead of a narrow tile that it prefetc
  * lines from pf on are prefetched into L2, one per k (two if pfn > K).  A
  * long sum goes in blocks of k (packed_gemm): `part` holds the tile's sums
  * between blocks; `first` starts them at zero, and only the `last` block
- * stores the tile. */
+ * stores the tile.  With os = 16, B is channel-blocked (cc_packed_gemm_c16);
+ * with BO, so is C (ldc = N): the tile's 16V x NR block is V x NR whole
+ * vectors there, stored as they are with the bias, the fused residual (also
+ * blocked) and the activation, instead of transposed. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
-    int V, int NR, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
+    int V, int NR, int BO, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
     const int32_t *restrict off, int os, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
     const cc_post *post, const float *col, const char *pf, int64_t pfn, float *restrict part, int first, int last)
 {
@@ -195,8 +198,11 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
          * pattern the hardware prefetchers do not follow, and the rows an
          * earlier layer wrote are in the other core's cache or in memory
          * (ResNet-50 forward -0.6 ms, min and q1 of 10 alternating processes) */
-        _mm_prefetch((const char *)((uintptr_t)bk + sizeof(float) * (size_t)(off ? os : 1) * AHEAD), _MM_HINT_T0);
-        if (last && j < mrows) {
+        if (os == 16)   /* blocked: a line holds 16 k of one position; 8 positions ahead per 16 k */
+            _mm_prefetch((const char *)((uintptr_t)bk + sizeof(float) * (size_t)(16 * (AHEAD + (j & 7)))), _MM_HINT_T0);
+        else
+            _mm_prefetch((const char *)((uintptr_t)bk + sizeof(float) * (size_t)(off ? os : 1) * AHEAD), _MM_HINT_T0);
+        if (!BO && last && j < mrows) {
             /* the tile's output lines, for writing, while the sums run: its
              * transposed store touches 16V rows, each line's ownership
              * fetched in turn otherwise (MobileNetV2 forward -1.5%, 1-Q -1%) */
@@ -219,9 +225,30 @@ static inline __attribute__((always_inline)) AVX512 void narrow_tile(
             for (int j = 0; j < NR; j++) _mm512_store_ps(part + (j * 4 + v) * 16, acc[v][j]);
         return;
     }
+    float t[7][64] __attribute__((aligned(64)));
+    if (BO) {
+        /* every row live (M % 16 == 0); the residual after the bias, as
+         * residual_rows.  Through t, as below: with the vectors stored from
+         * the sums directly, GCC kept some sums on the stack through the k
+         * loop (1024 x 256 x 196: 0.29 -> 0.50 ms) */
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++)
+#pragma GCC unroll 7
+            for (int j = 0; j < NR; j++) _mm512_store_ps(&t[j][16 * v], acc[v][j]);
+        const float *res = cc_post_res(post, c);
+        const int kind = post ? post->kind : CC_POST_NONE;
+        const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+        for (int v = 0; v < V; v++) {
+            const __m512 bv = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
+            for (int j = 0; j < NR; j++)
+                _mm512_storeu_ps(c + v * 16 * ldc + 16 * j,
+                                 cc_post16(cc_res16(_mm512_add_ps(_mm512_load_ps(&t[j][16 * v]), bv), res, v * 16 * ldc + 16 * j, 0xffff),
+                                           kind, lo, hi));
+        }
+        return;
+    }
     /* bias and activation on whole vectors, then the 16V x NR tile goes out
      * transposed through a small buffer */
-    float t[7][64] __attribute__((aligned(64)));
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
 #pragma GCC unroll 4
@@ -258,10 +285,13 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
 /* With `off` (cc_packed_conv), ldb is the stride of the taps' reads, 1 or 2. */
 #define NARROW(V, NR)                                                                                       \
     do {                                                                                                    \
-        if (idx) narrow_tile(V, NR, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else if (off && ldb == 1) narrow_tile(V, NR, w, b, ldb, NULL, off, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else if (off) narrow_tile(V, NR, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
-        else narrow_tile(V, NR, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        if (idx) narrow_tile(V, NR, 0, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && ldb == 16 && blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, off, 16, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && ldb == 16) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 16, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && ldb == 1) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else narrow_tile(V, NR, 0, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
     } while (0)
 /* The rows of B (K x nr from b) with a nonzero (or NaN) among their nr values,
  * into idx; returns their number, or -1 when fewer than 1/8 are zero (the
@@ -301,6 +331,27 @@ static AVX512 void residual_rows(float *c, int64_t ldc, int rows, int n, const c
         }
 }
 
+/* The same with the residual channel-blocked (cc_packed_gemm_c16), N
+ * positions a plane: value (m, j) of the row-major output pairs with the
+ * residual's (m / 16) 16 N + 16 j + m % 16. */
+static AVX512 void residual_rows_c16(float *c, int64_t ldc, int rows, int n, const cc_post *post, int64_t N)
+{
+    const int64_t o = c - post->base, m0 = o / N, j0 = o % N;
+    const __m512 lo = _mm512_set1_ps(post->lo), hi = _mm512_set1_ps(post->hi);
+    const __m512i lane16 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                              _mm512_set1_epi32(16));
+    for (int r = 0; r < rows; r++) {
+        const int64_t m = m0 + r;
+        const float *res = post->res + m / 16 * 16 * N + m % 16 + 16 * j0;
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 k = cc_live16(n - j);
+            const __m512 rv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, lane16, res + 16 * j, 4);
+            const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, c + r * ldc + j), rv);
+            _mm512_mask_storeu_ps(c + r * ldc + j, k, cc_post16(v, post->kind, lo, hi));
+        }
+    }
+}
+
 #define NARROW_ALL(V)                                                                                       \
     switch (nr) {                                                                                           \
     case 1: NARROW(V, 1); break; case 2: NARROW(V, 2); break; case 3: NARROW(V, 3); break;                  \
@@ -310,7 +361,7 @@ static AVX512 void residual_rows(float *c, int64_t ldc, int rows, int n, const c
 static AVX512 void narrow_call(int V, int nr, const float *w, const float *b, int64_t ldb, const int32_t *idx,
                                const int32_t *off, int64_t K, float *c, int64_t ldc, int mrows, const float *bias,
                                const cc_post *post, const float *col, const char *pf, int64_t pfn, float *part,
-                               int first, int last)
+                               int first, int last, int blk)
 {
     switch (V) {
     case 1: NARROW_ALL(1); break;
@@ -361,6 +412,28 @@ static void add_halves(float *C, int64_t ldc, const float *H, int64_t ldh, int64
     }
 }
 
+/* The same on channel-blocked C, H and residual (cc_packed_gemm_c16), blocks
+ * [b0, b1) of 16 channels x n positions: the same operations in the same
+ * order on each value (the bias only where nonzero before a residual, or
+ * without an activation, as cc_post_apply), so the same bits. */
+static AVX512 void add_halves_c16(float *C, const float *H, int64_t b0, int64_t b1, int64_t n, const float *bias,
+                                  const cc_post *post)
+{
+    const int kind = post ? post->kind : CC_POST_NONE;
+    const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
+    for (int64_t b = b0; b < b1; b++) {
+        float *c = C + b * 16 * n;
+        const float *h = H + b * 16 * n, *res = cc_post_res(post, c);
+        const __m512 bv = bias ? _mm512_loadu_ps(bias + 16 * b) : _mm512_setzero_ps();
+        const __mmask16 nz = res || kind == CC_POST_NONE ? _mm512_cmp_ps_mask(bv, _mm512_setzero_ps(), _CMP_NEQ_UQ) : 0xffff;
+        for (int64_t j = 0; j < 16 * n; j += 16) {
+            __m512 v = _mm512_add_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(h + j));
+            v = cc_res16(_mm512_mask_add_ps(v, nz, v, bv), res, j, 0xffff);
+            _mm512_storeu_ps(c + j, cc_post16(v, kind, lo, hi));
+        }
+    }
+}
+
 /* The sum over k in two fixed halves, the first into C and the second into a
  * buffer, the threads taking the halves in turn (with two, one each), then
  * the two added with the bias, residual and activation.  ResNet-50's layer3
@@ -368,7 +441,7 @@ static void add_halves(float *C, int64_t ldc, const float *H, int64_t ldh, int64
  * Runtime 0.41.  The halves do not depend on the thread count: the same bits
  * for any.  Returns -1 when out of memory. */
 static int halves_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
-                       int64_t ldc, const float *bias, const cc_post *post)
+                       int64_t ldc, const float *bias, const cc_post *post, const int32_t *boff, int bout)
 {
     enum { TPC = 4 };
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels, Kh = K / 2;
@@ -393,24 +466,29 @@ static int halves_gemm(const cc_packed *pk, const float *Wp, const float *B, int
             for (int64_t i = 0; i < nt; i++) {
                 const int64_t n = tile_at(i0 + i, six, N), nr = tile_at(i0 + i + 1, six, N) - n;
                 const int64_t l0 = lines * i / nt, l1 = lines * (i + 1) / nt;
-                narrow_call((int)(R / 16), (int)nr, Wp + p * R * K + k0 * R, B + k0 * ldb + n, ldb, NULL, NULL, k1 - k0,
-                            D + p * R * ldd + n, ldd, mrows, NULL, NULL, NULL, pf + 64 * l0, l1 - l0, NULL, 1, 1);
+                narrow_call((int)(R / 16), (int)nr, Wp + p * R * K + k0 * R, boff ? B + 16 * n : B + k0 * ldb + n,
+                            boff ? 16 : ldb, NULL, boff ? boff + k0 : NULL, k1 - k0,
+                            bout ? D + p * R * N + 16 * n : D + p * R * ldd + n, bout ? N : ldd, mrows, NULL, NULL, NULL,
+                            pf + 64 * l0, l1 - l0, NULL, 1, 1, bout);
             }
         }
 #pragma omp barrier
+        int64_t r0 = 0, r1 = bout ? M / 16 : M;
 #ifdef _OPENMP
-        add_halves(C, ldc, H, N, M * th / nth, M * (th + 1) / nth, N, bias, post);
-#else
-        add_halves(C, ldc, H, N, 0, M, N, bias, post);
+        r0 = r1 * th / nth, r1 = r1 * (th + 1) / nth;
 #endif
+        if (bout) add_halves_c16(C, H, r0, r1, N, bias, post);
+        else add_halves(C, ldc, H, N, r0, r1, N, bias, post);
     }
     free(H);
     return 0;
 }
 
 static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
-                        int64_t ldc, const float *bias, const cc_post *post, const float *col, const float *after)
+                        int64_t ldc, const float *bias, const cc_post *post, const float *col, const float *after,
+                        const int32_t *boff, int c16)
 {
+    const int bout = (c16 & CC_C16_OUT) != 0;
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
     if (pk->wide) {
         /* tasks: one tile of columns (64 or 48) through a group of panels, tile by
@@ -438,7 +516,9 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
         }
         return;
     }
-    if (pk->halves && !col && !pk->skip_zeros && !halves_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post)) return;
+    if (pk->halves && !col && !pk->skip_zeros && (bout || !(c16 & CC_C16_RES)) &&
+        !halves_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, boff, bout))
+        return;
     /* tasks: (panel, chunk of 4 tiles); consecutive tasks share a
      * panel, so a thread streams each panel's weights once per chunk run.
      * Long sums go in blocks of k: each thread takes its share of the tasks
@@ -472,14 +552,14 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
      * Only with finite weights (inf * 0 is NaN); a tile with few zero rows
      * keeps the plain loop.  list[t]: the k of tile t (columns 7t..7t+6) to
      * add, cnt[t] of them, or -1 for all. */
-    int32_t *list = pk->skip_zeros && pk->finite && K <= INT32_MAX ? malloc(sizeof(int32_t) * (size_t)(ntiles * K)) : NULL;
+    int32_t *list = pk->skip_zeros && pk->finite && !boff && K <= INT32_MAX ? malloc(sizeof(int32_t) * (size_t)(ntiles * K)) : NULL;
     int64_t *cnt = list ? malloc(sizeof(int64_t) * (size_t)ntiles) : NULL;
     if (!cnt) free(list), list = NULL;
     float *part = nkb > 1 ? aligned_alloc(64, sizeof(float) * (size_t)(tasks * TPC * 7 * 64)) : NULL;
     /* in blocks, each tile's place in its zero list */
     int64_t *pos = list && part ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;
     if (!part || (list && !pos)) nkb = 1;
-    const cc_post *tpost = tile_post(post, C);
+    const cc_post *tpost = bout ? post : tile_post(post, C);
 #pragma omp parallel if (M * N * K >= CC_PAR_MIN)
     {
         if (list) {
@@ -535,11 +615,15 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                         idx = l + at, kn = e - at;
                     }
                     narrow_call((int)(R / 16), (int)nr, idx ? wp : wp + k0 * R,
-                                idx ? B + n : B + k0 * ldb + n, ldb, idx, NULL, kn, C + p * R * ldc + n, ldc, mrows,
-                                bias ? bias + p * R : NULL, tpost, col ? col + n : NULL, pf + 64 * l0, l1 - l0,
-                                pt ? pt + i * (7 * 64) : NULL, kb == 0, kb == nkb - 1);
+                                boff ? B + 16 * n : idx ? B + n : B + k0 * ldb + n, boff ? 16 : ldb, idx,
+                                boff ? boff + k0 : NULL, kn, bout ? C + p * R * N + 16 * n : C + p * R * ldc + n,
+                                bout ? N : ldc, mrows, bias ? bias + p * R : NULL, tpost, col ? col + n : NULL,
+                                pf + 64 * l0, l1 - l0, pt ? pt + i * (7 * 64) : NULL, kb == 0, kb == nkb - 1, bout);
                 }
-                if (tpost != post && kb == nkb - 1) residual_rows(C + p * R * ldc + c0, ldc, mrows, (int)(c1 - c0), post);
+                if (tpost != post && kb == nkb - 1) {
+                    if (c16 & CC_C16_RES) residual_rows_c16(C + p * R * ldc + c0, ldc, mrows, (int)(c1 - c0), post, N);
+                    else residual_rows(C + p * R * ldc + c0, ldc, mrows, (int)(c1 - c0), post);
+                }
             }
         }
     }
@@ -554,13 +638,27 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL, NULL);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL, NULL, NULL, 0);
+}
+
+int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16)
+{
+    if (pk->wide || pk->K != K || N < 1) return 0;
+    if ((c16 & CC_C16_IN) && K % 16) return 0;
+    if ((c16 & CC_C16_OUT) && pk->M % pk->rows) return 0;
+    return !(c16 & CC_C16_RES) || (c16 & CC_C16_OUT) || (pk->M % 16 == 0 && !pk->halves);
+}
+
+void cc_packed_gemm_c16(const cc_packed *pk, const float *Wp, const float *B, const int32_t *boff, int64_t N, float *C,
+                        int c16, const float *bias, const cc_post *post)
+{
+    packed_gemm(pk, Wp, B, N, N, C, N, bias, post, NULL, NULL, boff, c16);
 }
 
 void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                          int64_t ldc, const float *after)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, after);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, after, NULL, 0);
 }
 
 /* Tasks: (panel, output row).  Row-major where all the panels fit in L2
@@ -593,7 +691,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
             /* ldb carries the stride of the taps' reads: 1 or 2 */
             narrow_call((int)(R / 16), (int)nr, Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
-                        c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1);
+                        c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1, 0);
         }
         if (tpost != post) residual_rows(c, OHW, mrows, (int)OW, post);
     }
@@ -602,7 +700,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                              int64_t ldc, const float *col)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col, NULL);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col, NULL, NULL, 0);
 }
 
 #else
@@ -629,6 +727,18 @@ void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *
                              int64_t ldc, const float *col)
 {
     (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)col;
+}
+
+int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16)
+{
+    (void)pk; (void)K; (void)N; (void)c16;
+    return 0;
+}
+
+void cc_packed_gemm_c16(const cc_packed *pk, const float *Wp, const float *B, const int32_t *boff, int64_t N, float *C,
+                        int c16, const float *bias, const cc_post *post)
+{
+    (void)pk; (void)Wp; (void)B; (void)boff; (void)N; (void)C; (void)c16; (void)bias; (void)post;
 }
 
 #endif

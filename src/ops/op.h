@@ -125,6 +125,22 @@ typedef struct cc_softmax_tap {
 /* The tap the current forward call should fill, or NULL. */
 cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx);
 
+/* The channel-blocked layout (c16): a [1, C, H, W] activation stored as C / 16
+ * blocks of H W positions x 16 channels, value (c, n) at (c / 16) 16 HW +
+ * 16 n + c % 16.  cc_session_keep gives it to the tensors that only narrow
+ * 1x1 convolutions write and read (cc_op_c16), so that their tiles store
+ * whole vectors (conv_kernels.h, cc_packed_gemm_c16).  The current forward
+ * call's input 0 is blocked when bit CC_C16_IN is set, its output when
+ * CC_C16_OUT is, its fused residual when CC_C16_RES is (always with OUT). */
+enum { CC_C16_IN = 1, CC_C16_OUT = 2, CC_C16_RES = 4 };
+int cc_ctx_c16(const cc_ctx *ctx);
+/* Whether node n's forward can take those bits now. */
+int cc_op_c16(const cc_node *n, int c16);
+int cc_conv_c16(const cc_node *n, int c16);
+/* x (C x N, row-major) to the blocked layout (C % 16 == 0) in y, and back. */
+void cc_c16_pack(const float *x, int64_t C, int64_t N, float *y);
+void cc_c16_unpack(const float *x, int64_t C, int64_t N, float *y);
+
 /* y[r] = alpha (W[r] . x) + y[r] for r < n (W: n rows of k floats, stride ldw).
  * Each dot is one fixed-order sum computed by one thread, whatever their
  * number.  With tap (tap->k == k): also tap->u = W' softmax(y) after the update,

@@ -151,6 +151,22 @@ void cc_post_apply(float *restrict y, int64_t n, float bias, const cc_post *post
     }
 }
 
+void cc_c16_pack(const float *x, int64_t C, int64_t N, float *y)
+{
+#pragma omp parallel for schedule(static) if (C * N >= CC_PAR_MIN)
+    for (int64_t b = 0; b < C / 16; b++)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t l = 0; l < 16; l++) y[(b * N + n) * 16 + l] = x[(b * 16 + l) * N + n];
+}
+
+void cc_c16_unpack(const float *x, int64_t C, int64_t N, float *y)
+{
+#pragma omp parallel for schedule(static) if (C * N >= CC_PAR_MIN)
+    for (int64_t b = 0; b < C / 16; b++)
+        for (int64_t l = 0; l < 16; l++)
+            for (int64_t n = 0; n < N; n++) y[(b * 16 + l) * N + n] = x[(b * N + n) * 16 + l];
+}
+
 void cc_post_rows(float *y, int64_t rows, int64_t len, const float *bias, const cc_post *post)
 {
     if (!cc_post_any(post) && !bias) return;

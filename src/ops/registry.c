@@ -30,3 +30,8 @@ int cc_op_res_inplace(const cc_node *n)
 {
     return n->op && strcmp(n->op->op_type, "Conv") == 0 && cc_conv_res_inplace(n);
 }
+
+int cc_op_c16(const cc_node *n, int c16)
+{
+    return n->op && strcmp(n->op->op_type, "Conv") == 0 && cc_conv_c16(n, c16);
+}
