@@ -391,7 +391,7 @@ cc_status cc_session_keep(cc_session *s, const int *tensors, int n)
              * 100-300 KB ones measured 0.7% slower).  Not when the residual is the
              * convolution's input too: other tiles read it later. */
             if (j == 0 && r >= 0 && owner[r] >= 0 && last[r] == i && !reads(nd, r) && s->t[t].numel >= (1 << 18) &&
-                cc_op_res_inplace(nd)) {
+                cc_op_res_inplace(nd, s->c16 ? c16_bits(s, s->c16, i) : 0)) {
                 owner[t] = owner[r];
                 moved[r] = 1;   /* its buffer stays busy, now with t */
                 continue;
@@ -557,7 +557,7 @@ cc_status cc_session_forward(cc_session *s)
             if (s->fuse_res[i] >= 0) {
                 const cc_tensor *r = &s->t[s->fuse_res[i]];
                 const float *res = r->data;
-                if (res == out[0]->data && !cc_op_res_inplace(n)) {
+                if (res == out[0]->data && !cc_op_res_inplace(n, s->c16 ? c16_bits(s, s->c16, i) : 0)) {
                     /* planned in place, but the kernel changed since (a weight went
                      * live for training): the residual must outlive the first stores */
                     float *copy = cc_scratch(&s->ctx, 7, (size_t)r->numel);

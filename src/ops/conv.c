@@ -139,8 +139,11 @@ typedef struct conv_params {
                                  (padded) input, same allocation; NULL: im2col */
     int64_t tH, tW;           /* ... the input it reads: H x W itself, or a zero-padded tH x tW copy */
     int tcopy;
-    int32_t *boff;            /* CONV_1X1 narrow, one image, C % 16 == 0: each k's offset in a channel-blocked
+    int32_t *boff;            /* CONV_1X1, one image, C % 16 == 0: each k's offset in a channel-blocked
                                  input (cc_packed_gemm_c16), same allocation; NULL: none */
+    float *packed16;          /* a 1x1 kernel on one wide plane (pk.wide): the weights packed for narrow
+                                 tiles as well (pk16), for a blocked input or output; same allocation */
+    cc_packed pk16;
 } conv_params;
 
 /* The weight copies after the parameters are read with whole-vector loads: the
@@ -151,8 +154,8 @@ static conv_params *aligned_params(conv_params *p, size_t size)
     if (size <= sizeof *p || posix_memalign(&a, 64, size)) return p;   /* no copies, or no memory: as it is */
     memcpy(a, p, size);
     conv_params *q = a;
-    float **f[3] = { &q->wino, &q->packed, &q->direct };
-    for (int i = 0; i < 3; i++)
+    float **f[4] = { &q->wino, &q->packed, &q->direct, &q->packed16 };
+    for (int i = 0; i < 4; i++)
         if (*f[i]) *f[i] = (float *)((char *)q + ((char *)*f[i] - (char *)p));
     if (q->taps) q->taps = (int32_t *)((char *)q + ((char *)q->taps - (char *)p));
     if (q->boff) q->boff = (int32_t *)((char *)q + ((char *)q->boff - (char *)p));
@@ -300,16 +303,28 @@ static int conv_prepare(cc_node *n, cc_tensor **in, cc_tensor **out, cc_err *e)
                      taps_plan(p, M, &pk);
     if (taps || (packable && cc_packed_plan(M, CKK, p->OHW, &pk))) {
         const size_t head = (sizeof *p + 63) / 64 * 64, wbytes = sizeof(float) * cc_packed_floats(&pk);
-        const int boff = !taps && p->kind == CONV_1X1 && p->N == 1 && p->OHW > 1 && cc_packed_c16_ok(&pk, C, p->OHW, CC_C16_IN) &&
-                         C * p->HW <= INT32_MAX;
+        /* a 1x1 kernel on one wide plane with 16k channels in or out: narrow
+         * tiles on blocked activations beat the wide ones on row-major planes
+         * (ResNet-50's 256 x 64 x 3136 with a residual: 0.42 -> 0.36 ms, 2
+         * threads), so its weights are packed both ways */
+        cc_packed pk16 = { 0 };
+        const int one = !taps && p->kk == 1 && p->N == 1 && p->OHW > 1 && C * p->HW <= INT32_MAX;
+        const int dual = one && pk.wide && (C % 16 == 0 || M % 16 == 0) && cc_packed_plan(M, CKK, CC_PACKED_WIDE_N - 1, &pk16);
+        const size_t wbytes16 = dual ? sizeof(float) * cc_packed_floats(&pk16) : 0;
+        const int boff = one && p->kind == CONV_1X1 && C % 16 == 0 && (!pk.wide || dual);
         const size_t extra = sizeof(int32_t) * (size_t)(taps ? CKK : boff ? C : 0);
-        conv_params *q = realloc(p, head + wbytes + extra);
+        conv_params *q = realloc(p, head + wbytes + wbytes16 + extra);
         if (q) {   /* out of memory: the OpenBLAS path still works */
             p = q;
-            psize = head + wbytes + extra;
+            psize = head + wbytes + wbytes16 + extra;
             if (boff) {
-                p->boff = (int32_t *)((char *)p + head + wbytes);
+                p->boff = (int32_t *)((char *)p + head + wbytes + wbytes16);
                 for (int64_t k = 0; k < C; k++) p->boff[k] = (int32_t)(k / 16 * 16 * p->HW + k % 16);
+            }
+            if (dual) {
+                p->pk16 = pk16;
+                p->packed16 = (float *)((char *)p + head + wbytes);
+                cc_packed_weights(&p->pk16, wt->data, p->packed16);
             }
             p->pk = pk;
             p->pk.halves = p->kind == CONV_1X1 && cc_packed_halves_ok(&pk, p->OHW);
@@ -1033,13 +1048,26 @@ static int conv_gemm_backward_weight(const conv_params *p, const float *x, const
  * residual): a narrow packed product of a 1x1 kernel on one image, at stride
  * 1 straight from its input (boff), or at a larger stride through the
  * subsampled copy, which c16_subsample makes from a blocked input. */
+/* The narrow plan and weights the blocked forward runs, or NULL. */
+static const cc_packed *c16_plan(const conv_params *p, const float **w)
+{
+    *w = p->pk.wide ? p->packed16 : p->packed;
+    return *w ? (p->pk.wide ? &p->pk16 : &p->pk) : NULL;
+}
+
 static int conv_c16_can(const conv_params *p, int c16)
 {
-    if (!p->packed || p->taps || p->direct || p->pk.wide || p->N != 1 || p->G != 1 || p->kk != 1 || p->OHW < 2) return 0;
+    const float *w;
+    const cc_packed *pk = c16_plan(p, &w);
+    if (!pk || p->taps || p->direct || p->N != 1 || p->G != 1 || p->kk != 1 || p->OHW < 2) return 0;
     if (p->kind == CONV_IM2COL && (p->pT || p->pL || (p->OH - 1) * p->sH >= p->H || (p->OW - 1) * p->sW >= p->W)) return 0;
     if (p->kind != CONV_1X1 && p->kind != CONV_IM2COL) return 0;
     if ((c16 & CC_C16_IN) && (p->C % 16 || (p->kind == CONV_1X1 && !p->boff))) return 0;
-    return cc_packed_c16_ok(&p->pk, p->C, p->OHW, c16 & ~CC_C16_IN);
+    /* on a wide plane, narrow tiles that store row-major (transposed) win only
+     * over long sums: 64 x 256 x 3136 0.37 -> 0.34 ms, but 192 x 32 x 784 0.046
+     * -> 0.085 (MobileNetV2's expansions, 2 threads) */
+    if (p->pk.wide && !(c16 & CC_C16_OUT) && p->C < 256) return 0;
+    return cc_packed_c16_ok(pk, p->C, p->OHW, c16 & ~CC_C16_IN);
 }
 
 int cc_conv_c16(const cc_node *n, int c16)
@@ -1069,8 +1097,10 @@ static int conv_c16_forward(const conv_params *p, const float *x, const float *b
         else conv_im2col(p, x, col, p->OHW);
         src = col;
     }
-    cc_packed_gemm_c16(&p->pk, p->packed, src, (c16 & CC_C16_IN) && p->kind == CONV_1X1 ? p->boff : NULL, p->OHW, y,
-                       c16, bias, cc_ctx_post(ctx));
+    const float *w;
+    const cc_packed *pk = c16_plan(p, &w);
+    cc_packed_gemm_c16(pk, w, src, (c16 & CC_C16_IN) && p->kind == CONV_1X1 ? p->boff : NULL, p->OHW, y, c16, bias,
+                       cc_ctx_post(ctx));
     return CC_E_OK;
 }
 
@@ -1145,16 +1175,21 @@ void cc_conv_weights_live(cc_node *n)
     if (!p) return;
     if (p->kind == CONV_WINO) p->kind = CONV_IM2COL;
     p->packed = NULL;
+    p->packed16 = NULL;
     p->direct = NULL;
 }
 
-/* Whether the forward reads each fused residual value before it writes the
- * output value at the same place (wide packed tiles do, cc_packed_gemm), so
- * the output may overwrite its residual.  The other kernels store sums first
- * and add the residual in a later pass. */
-int cc_conv_res_inplace(const cc_node *n)
+/* Whether the forward (under the CC_C16_* bits c16) reads each fused residual
+ * value before it writes the output value at the same place (wide packed
+ * tiles do, cc_packed_gemm, and narrow ones storing blocked), so the output
+ * may overwrite its residual.  The other kernels store sums first and add the
+ * residual in a later pass. */
+int cc_conv_res_inplace(const cc_node *n, int c16)
 {
     const conv_params *p = n->params;
+    const float *w;
+    if (p && c16)   /* blocked tiles read their residual as they store, not in halves (the first half stores first) */
+        return (c16 & CC_C16_OUT) && conv_c16_can(p, c16) && !c16_plan(p, &w)->halves;
     return p && p->packed && p->pk.wide && !p->taps && p->kind != CONV_WINO && p->kind != CONV_DW && !p->direct;
 }
 

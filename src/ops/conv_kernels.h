@@ -61,6 +61,8 @@ static inline void cc_window_range(int64_t off, int64_t s, int64_t in, int64_t o
 
 /* Products with load-time packed weights (conv_packed.c): C (M x N, row
  * stride ldc) = post(W B + bias) for B (K x N, row stride ldb). */
+/* Products at least this wide are planned with wide tiles, narrower ones with narrow tiles. */
+#define CC_PACKED_WIDE_N 784
 typedef struct cc_packed {
     int64_t M, K;
     int wide;                   /* tile shape: 1 = rows x 64 positions, 0 = rows channels x 6-7 positions */

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WIDE_MIN_N = 784 };
 
 int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
 {
@@ -37,7 +36,7 @@ int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
     pk->M = M;
     pk->K = K;
     pk->finite = 1;
-    if (N >= WIDE_MIN_N) {
+    if (N >= CC_PACKED_WIDE_N) {
         pk->wide = 1;
         pk->rows = M % 6 && !(M % 8) ? 8 : 6;
     } else {
@@ -168,10 +167,12 @@ enum { AHEAD = 40 };   /* input positions ahead of a narrow tile that it prefetc
  * stores the tile.  With os = 16, B is channel-blocked (cc_packed_gemm_c16);
  * with BO, so is C (ldc = N): the tile's 16V x NR block is V x NR whole
  * vectors there, stored as they are with the bias, the fused residual (also
- * blocked) and the activation, instead of transposed. */
+ * blocked) and the activation, instead of transposed; c may then be the
+ * residual itself (cc_conv_res_inplace): each value is read before the store
+ * to its place, and c is not restrict. */
 static inline __attribute__((always_inline)) AVX512 void narrow_tile(
     int V, int NR, int BO, const float *restrict w, const float *restrict b, int64_t ldb, const int32_t *restrict idx,
-    const int32_t *restrict off, int os, int64_t K, float *restrict c, int64_t ldc, int mrows, const float *bias,
+    const int32_t *restrict off, int os, int64_t K, float *c, int64_t ldc, int mrows, const float *bias,
     const cc_post *post, const float *col, const char *pf, int64_t pfn, float *restrict part, int first, int last)
 {
     __m512 acc[4][7];

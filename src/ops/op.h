@@ -228,10 +228,11 @@ int cc_op_fuses_post(const cc_op *op);
 void cc_op_weights_live(cc_node *n);
 void cc_conv_weights_live(cc_node *n);
 void cc_gemm_weights_live(cc_node *n);
-/* Whether node n, given a fused residual, may write its output over it
- * (cc_session_keep): it reads each residual value before it writes there. */
-int cc_op_res_inplace(const cc_node *n);
-int cc_conv_res_inplace(const cc_node *n);
+/* Whether node n, given a fused residual and the CC_C16_* bits c16 (below),
+ * may write its output over it (cc_session_keep): it reads each residual
+ * value before it writes there. */
+int cc_op_res_inplace(const cc_node *n, int c16);
+int cc_conv_res_inplace(const cc_node *n, int c16);
 /* Each op family file exports a NULL-terminated table (src/ops/registry.c joins them). */
 extern const cc_op *const cc_ops_conv[];      /* Conv, ConvTranspose?, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, LRN, Pad */
 extern const cc_op *const cc_ops_elementwise[]; /* activations, binary broadcast arithmetic, BatchNormalization, Dropout, Identity, Softmax, LogSoftmax */

@@ -26,9 +26,9 @@ void cc_op_weights_live(cc_node *n)
     if (n->op && strcmp(n->op->op_type, "Gemm") == 0) cc_gemm_weights_live(n);
 }
 
-int cc_op_res_inplace(const cc_node *n)
+int cc_op_res_inplace(const cc_node *n, int c16)
 {
-    return n->op && strcmp(n->op->op_type, "Conv") == 0 && cc_conv_res_inplace(n);
+    return n->op && strcmp(n->op->op_type, "Conv") == 0 && cc_conv_res_inplace(n, c16);
 }
 
 int cc_op_c16(const cc_node *n, int c16)
