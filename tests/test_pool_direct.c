@@ -3,7 +3,8 @@
  * rule (each window starts from its first tap inside the image, row-major,
  * then keeps v when v > best), bit for bit, over every padding the kernel
  * takes, plane sizes 1..40 x 1..70, floor and ceil output sizes, on data with
- * NaN, -inf and both signed zeros.  Exit 77 where the kernel is not built or
+ * NaN, -inf and both signed zeros; and the same windows over a channel-blocked
+ * input (cc_maxpool_c16_rows, 32 channels, each against the rule).  Exit 77 where the kernel is not built or
  * the CPU lacks AVX-512 (pool.c then keeps its scalar loop). */
 #include "check.h"
 #include "ops/conv_kernels.h"
@@ -68,6 +69,27 @@ int main(void)
                         reference(x, H, W, k, p, r, OH, OW);
                         CHECK(memcmp(y, r, sizeof(float) * (size_t)(OH * OW)) == 0, "k=%d pad=%d %dx%d ceil=%d: differs", k, p,
                               H, W, ceil);
+                        /* the channel-blocked input (cc_maxpool_c16_rows): 32 channels, the
+                         * plane above as channel 21, the others shifted copies of it */
+                        float *xb = malloc(sizeof(float) * (size_t)(32 * H * W)), *yb = malloc(sizeof(float) * (size_t)(32 * OH * OW));
+                        for (int c = 0; c < 32; c++)
+                            for (int i = 0; i < H * W; i++) xb[(c / 16 * H * W + i) * 16 + c % 16] = x[(i + 7 * ((c + 11) % 32)) % (H * W)];
+                        cc_maxpool_c16_rows(&w, xb, 0, yb, 0, OH / 2);
+                        cc_maxpool_c16_rows(&w, xb, 0, yb, OH / 2, OH);
+                        cc_maxpool_c16_rows(&w, xb, 1, yb, 0, OH);
+                        CHECK(memcmp(yb + 21 * OH * OW, r, sizeof(float) * (size_t)(OH * OW)) == 0,
+                              "k=%d pad=%d %dx%d ceil=%d: channel-blocked input differs", k, p, H, W, ceil);
+                        int same = 1;
+                        for (int c = 0; c < 32; c++) {
+                            float *xc = malloc(sizeof(float) * (size_t)(H * W));
+                            for (int i = 0; i < H * W; i++) xc[i] = xb[(c / 16 * H * W + i) * 16 + c % 16];
+                            reference(xc, H, W, k, p, r, OH, OW);
+                            same &= memcmp(yb + c * OH * OW, r, sizeof(float) * (size_t)(OH * OW)) == 0;
+                            free(xc);
+                        }
+                        CHECK(same, "k=%d pad=%d %dx%d ceil=%d: channel-blocked input, some channel differs", k, p, H, W, ceil);
+                        free(xb);
+                        free(yb);
                         free(x);
                         free(y);
                         free(r);

@@ -241,6 +241,13 @@ static int plan_c16(cc_session *s, const unsigned char *need)
                x->dims[1] % 16 == 0 && pr >= 0 && written(s, node_turn(s, pr)) == t;
         any |= c[t];
     }
+    /* first the outputs no writer can store blocked whatever its input (a
+     * max-pool's): else a reader asked with them still in the plan drops its
+     * own input too (ResNet-50's first layer, read by the max-pool) */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const int t = node_turn(s, i) == i && !node_is_const(s, &g->nodes[i]) ? written(s, i) : -1;
+        if (t >= 0 && c[t] && !cc_op_c16(&g->nodes[i], c16_bits(s, c, i) & ~CC_C16_IN)) c[t] = 0;
+    }
     for (int changed = any; changed;) {
         changed = 0;
         for (int i = 0; i < g->n_nodes; i++) {
@@ -505,25 +512,27 @@ cc_status cc_session_prepare_contrast(cc_session *s, int output)
 
 /* Node n's forward on row-major copies of its blocked input / output (and
  * fused residual), for a node planned blocked that no longer can be (its
- * weights went live for training after cc_session_keep). */
+ * weights went live for training after cc_session_keep).  The copies are
+ * 64-byte aligned as the session's own buffers: on a malloc'd output
+ * OpenBLAS's sgemm gave ResNet-50's first layer other last bits. */
 static int forward_unblocked(cc_session *s, const cc_node *n, cc_tensor **in, cc_tensor **out, int c16)
 {
     cc_tensor x = *in[0], y = *out[0];
     float *xs = NULL, *ys = NULL, *rs = NULL, *dst = out[0]->data;
     int rc = CC_E_NOMEM;
     if (c16 & CC_C16_IN) {
-        if (!(xs = malloc(sizeof(float) * (size_t)x.numel))) goto done;
+        if (!(xs = cc_alloc_huge(sizeof(float) * (size_t)x.numel, 0))) goto done;
         cc_c16_unpack(x.data, x.dims[1], x.numel / x.dims[1], xs);
         x.data = xs;
         in[0] = &x;
     }
     if (c16 & CC_C16_OUT) {
-        if (!(ys = malloc(sizeof(float) * (size_t)y.numel))) goto done;
+        if (!(ys = cc_alloc_huge(sizeof(float) * (size_t)y.numel, 0))) goto done;
         y.data = ys;
         out[0] = &y;
     }
     if ((c16 & CC_C16_RES) && s->ctx.post.res) {
-        if (!(rs = malloc(sizeof(float) * (size_t)y.numel))) goto done;
+        if (!(rs = cc_alloc_huge(sizeof(float) * (size_t)y.numel, 0))) goto done;
         cc_c16_unpack(s->ctx.post.res + (dst - s->ctx.post.base), y.dims[1], y.numel / y.dims[1], rs);
         s->ctx.post.res = rs;
         s->ctx.post.base = y.data;

@@ -25,6 +25,10 @@
  *     kernel larger than 1x1 at stride 2, or at stride 1 on a narrow plane,
  *     skips im2col and reads its (padded) input through per-tap offsets
  *     (cc_packed_conv, taps_plan).
+ *   - a 1x1 kernel on one image whose input or output the session stores
+ *     channel-blocked (cc_session_keep's plan, op.h): narrow packed tiles on
+ *     that layout (cc_packed_gemm_c16), wide planes through a second, narrow
+ *     packing of the weights; per-tap reads may store their output blocked.
  * The bias, a fused residual Add and a fused Relu / Clip (cc_ctx_post) are
  * applied as the output is written.
  * Several images (batch N > 1 forward, K*N seeds backward) with a small output
@@ -871,7 +875,7 @@ static int conv_gemm_forward(const conv_params *p, const float *x, const float *
                 conv_pad_copy(p, xi, xp);
                 xi = xp;
             }
-            cc_packed_conv(&p->pk, p->packed, xi, p->tW, p->sH, p->sW, p->taps, p->OH, p->OW, y + i * M * OHW, bias, post);
+            cc_packed_conv(&p->pk, p->packed, xi, p->tW, p->sH, p->sW, p->taps, p->OH, p->OW, y + i * M * OHW, bias, post, 0);
         }
         return CC_E_OK;
     }
@@ -1045,9 +1049,9 @@ static int conv_gemm_backward_weight(const conv_params *p, const float *x, const
 /* ---- the channel-blocked layout (op.h, cc_packed_gemm_c16) ------------------- */
 
 /* Whether the forward can take the CC_C16_* bits (a blocked input, output,
- * residual): a narrow packed product of a 1x1 kernel on one image, at stride
- * 1 straight from its input (boff), or at a larger stride through the
- * subsampled copy, which c16_subsample makes from a blocked input. */
+ * residual): a narrow packed product on one image; a blocked input only for
+ * a 1x1 kernel, at stride 1 straight from it (boff), or at a larger stride
+ * through the subsampled copy, which c16_subsample makes from it. */
 /* The narrow plan and weights the blocked forward runs, or NULL. */
 static const cc_packed *c16_plan(const conv_params *p, const float **w)
 {
@@ -1059,15 +1063,19 @@ static int conv_c16_can(const conv_params *p, int c16)
 {
     const float *w;
     const cc_packed *pk = c16_plan(p, &w);
-    if (!pk || p->taps || p->direct || p->N != 1 || p->G != 1 || p->kk != 1 || p->OHW < 2) return 0;
-    if (p->kind == CONV_IM2COL && (p->pT || p->pL || (p->OH - 1) * p->sH >= p->H || (p->OW - 1) * p->sW >= p->W)) return 0;
-    if (p->kind != CONV_1X1 && p->kind != CONV_IM2COL) return 0;
-    if ((c16 & CC_C16_IN) && (p->C % 16 || (p->kind == CONV_1X1 && !p->boff))) return 0;
+    if (p->taps)   /* per-tap reads of a row-major (padded) input; a blocked output with its residual */
+        return p->packed && p->N == 1 && !(c16 & CC_C16_IN) && (c16 & CC_C16_OUT) && cc_packed_c16_ok(&p->pk, p->pk.K, 1, c16);
+    if (!pk || p->direct || p->N != 1 || p->G != 1 || p->OHW < 2 || (p->kind != CONV_1X1 && p->kind != CONV_IM2COL))
+        return 0;
+    if ((c16 & CC_C16_IN) && (p->kk != 1 || p->C % 16 || (p->kind == CONV_1X1 && !p->boff) ||
+                              (p->kind == CONV_IM2COL && (p->pT || p->pL || (p->OH - 1) * p->sH >= p->H ||
+                                                          (p->OW - 1) * p->sW >= p->W))))
+        return 0;
     /* on a wide plane, narrow tiles that store row-major (transposed) win only
      * over long sums: 64 x 256 x 3136 0.37 -> 0.34 ms, but 192 x 32 x 784 0.046
      * -> 0.085 (MobileNetV2's expansions, 2 threads) */
     if (p->pk.wide && !(c16 & CC_C16_OUT) && p->C < 256) return 0;
-    return cc_packed_c16_ok(pk, p->C, p->OHW, c16 & ~CC_C16_IN);
+    return cc_packed_c16_ok(pk, p->C * p->kk, p->OHW, c16 & ~CC_C16_IN);
 }
 
 int cc_conv_c16(const cc_node *n, int c16)
@@ -1090,8 +1098,16 @@ static void c16_subsample(const conv_params *p, const float *x, float *col)
 static int conv_c16_forward(const conv_params *p, const float *x, const float *bias, float *y, cc_ctx *ctx, int c16)
 {
     const float *src = x;
+    if (p->taps) {
+        float *xp = p->tcopy ? cc_scratch(ctx, 0, (size_t)(p->C * p->tH * p->tW)) : NULL;
+        if (p->tcopy && !xp) return CC_E_NOMEM;
+        if (xp) conv_pad_copy(p, x, xp);
+        cc_packed_conv(&p->pk, p->packed, xp ? xp : x, p->tW, p->sH, p->sW, p->taps, p->OH, p->OW, y, bias,
+                       cc_ctx_post(ctx), 1);
+        return CC_E_OK;
+    }
     if (p->kind != CONV_1X1) {
-        float *col = cc_scratch(ctx, 0, (size_t)(p->C * p->OHW));
+        float *col = cc_scratch(ctx, 0, (size_t)(p->C * p->kk * p->OHW));
         if (!col) return CC_E_NOMEM;
         if (c16 & CC_C16_IN) c16_subsample(p, x, col);
         else conv_im2col(p, x, col, p->OHW);

@@ -93,9 +93,10 @@ void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, i
  * (weights planned narrow: cc_packed_plan with N < 784): output (oh, ow) sums
  * over k = (c, kh, kw) W[m][k] * x[oh * sH * rowp + sW * ow + off[k]], sW 1 or
  * 2, with x the input, zero-padded so that every such read lies inside it,
- * and off[k] the tap's offset; C is M x (OH OW). */
+ * and off[k] the tap's offset; C is M x (OH OW), or with blk channel-blocked
+ * (below; whole panels, and the fused residual blocked too). */
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
-                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post);
+                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post, int blk);
 /* The channel-blocked layout (c16) that cc_session_keep gives the tensors
  * only narrow 1x1 products write and read (ResNet-50's 14x14 and 7x7 block
  * outputs): a C x N plane as C / 16 blocks of N positions x 16 channels,
@@ -157,6 +158,10 @@ int cc_wino2_forward(const float *U, const cc_packed *pk, int64_t M, int64_t C, 
 int cc_maxpool_s2_ok(const cc_window *w);
 /* Output rows [oh0, oh1) of one plane. */
 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, int64_t oh0, int64_t oh1);
+/* The same pooling of a channel-blocked input (op.h; N = 1, C % 16 == 0, a
+ * window cc_maxpool_s2_ok takes) into a row-major output: rows [oh0, oh1) of
+ * channel block b. */
+void cc_maxpool_c16_rows(const cc_window *w, const float *x, int64_t b, float *y, int64_t oh0, int64_t oh1);
 
 /* Depthwise straight from the plane (conv_dw_direct.c): one H x W plane x
  * to one OH x OW plane y = post(bias + correlation with the kH x kW kernel

@@ -13,7 +13,8 @@
  *     the weights are broadcast, the image rows are loaded as they lie;
  *   - narrow planes: a tile is 1-4 vectors of 16 output channels x 6 or 7
  *     positions (tiles_six); the weights are loaded, the image is
- *     broadcast, and the tile is transposed on the way out.
+ *     broadcast, and the tile is transposed on the way out, or stored as it
+ *     is where the output is channel-blocked (cc_packed_gemm_c16).
  * Each output element is one sequential sum over k, computed by one tile
  * whatever the thread count, so results do not depend on threading.
  *
@@ -289,7 +290,9 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
         if (idx) narrow_tile(V, NR, 0, w, b, ldb, idx, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else if (off && ldb == 16 && blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, off, 16, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else if (off && ldb == 16) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 16, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && ldb == 1 && blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, off, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else if (off && ldb == 1) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
+        else if (off && blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else if (off) narrow_tile(V, NR, 0, w, b, ldb, NULL, off, 2, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else if (blk) narrow_tile(V, NR, 1, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
         else narrow_tile(V, NR, 0, w, b, ldb, NULL, NULL, 1, K, c, ldc, mrows, bias, post, col, pf, pfn, part, first, last); \
@@ -671,10 +674,10 @@ void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, i
  * positions of one row, so every position of a tile reads its taps at the
  * same offsets, sW apart. */
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
-                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
+                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post, int blk)
 {
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels, OHW = OH * OW, tasks = P * OH;
-    const cc_post *tpost = tile_post(post, C);
+    const cc_post *tpost = blk ? post : tile_post(post, C);
     const int64_t lines = R * K * 4 / 64;
     const int byrow = P * R * K * 4 <= ((int64_t)1 << 20) && OH >= 2 * (int64_t)omp_get_max_threads();
 #pragma omp parallel for schedule(static) if (M * OHW * K >= CC_PAR_MIN)
@@ -683,7 +686,7 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
         const int64_t nt = tiles_count(OW, six);
         const int mrows = (int)(M - p * R < R ? M - p * R : R);
         const float *b = x + oh * sH * rowp;
-        float *c = C + p * R * OHW + oh * OW;
+        float *c = C + p * R * OHW + oh * OW * (blk ? 16 : 1);
         const int pnext = !byrow && p + 1 < P;
         const int64_t l0 = pnext ? lines * oh / OH : 0, l1 = pnext ? lines * (oh + 1) / OH : 0;
         const char *pf = (const char *)(Wp + (p + 1 < P ? p + 1 : p) * R * K);
@@ -692,7 +695,8 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
             const int64_t a = l0 + (l1 - l0) * i / nt, z = l0 + (l1 - l0) * (i + 1) / nt;
             /* ldb carries the stride of the taps' reads: 1 or 2 */
             narrow_call((int)(R / 16), (int)nr, Wp + p * R * K, b + sW * ow, sW, NULL, off, K,
-                        c + ow, OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL, 1, 1, 0);
+                        c + ow * (blk ? 16 : 1), OHW, mrows, bias ? bias + p * R : NULL, tpost, NULL, pf + 64 * a, z - a, NULL,
+                        1, 1, blk);
         }
         if (tpost != post) residual_rows(c, OHW, mrows, (int)OW, post);
     }
@@ -713,9 +717,10 @@ void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_
 }
 
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
-                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post)
+                    const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post, int blk)
 {
     (void)pk; (void)Wp; (void)x; (void)rowp; (void)sH; (void)sW; (void)off; (void)OH; (void)OW; (void)C; (void)bias; (void)post;
+    (void)blk;
 }
 
 void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,

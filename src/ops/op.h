@@ -137,6 +137,7 @@ int cc_ctx_c16(const cc_ctx *ctx);
 /* Whether node n's forward can take those bits now. */
 int cc_op_c16(const cc_node *n, int c16);
 int cc_conv_c16(const cc_node *n, int c16);
+int cc_maxpool_c16(const cc_node *n, int c16);
 /* x (C x N, row-major) to the blocked layout (C % 16 == 0) in y, and back. */
 void cc_c16_pack(const float *x, int64_t C, int64_t N, float *y);
 void cc_c16_unpack(const float *x, int64_t C, int64_t N, float *y);

@@ -191,6 +191,15 @@ static int maxpool_forward(const cc_node *n, cc_tensor **in, cc_tensor **out, cc
     const int64_t planes = p->N * p->C, kvol = p->w.k[0] * p->w.k[1] * p->w.k[2];
     int32_t *arg = NULL;
     if (ind && !(arg = (int32_t *)cc_scratch(ctx, 0, (size_t)(planes * p->out_plane)))) return CC_E_NOMEM;
+    if (cc_ctx_c16(ctx) & CC_C16_IN) {   /* the session asked cc_maxpool_c16: by bands of rows, as below */
+        const int64_t OH = p->w.out[1], bands = omp_get_max_threads() < OH ? omp_get_max_threads() : OH, blocks = p->C / 16;
+#pragma omp parallel for schedule(static) if (planes * p->out_plane * kvol >= CC_PAR_MIN)
+        for (int64_t t = 0; t < bands * blocks; t++) {
+            const int64_t b = t / blocks, k = t % blocks;
+            cc_maxpool_c16_rows(&p->w, x, k, y, OH * b / bands, OH * (b + 1) / bands);
+        }
+        return CC_E_OK;
+    }
     if (!ind && p->direct) {
         /* one band of rows of every plane per thread, not whole planes: the
          * layer before (a first convolution) wrote its output by rows, so each
@@ -250,6 +259,13 @@ static int maxpool_backward(const cc_node *n, cc_tensor **in, cc_tensor **out, f
             if (a[o] >= 0) xp[a[o]] += gp[o];
     }
     return CC_E_OK;
+}
+
+/* A channel-blocked input (op.h) where the strided kernel runs and only values are asked for. */
+int cc_maxpool_c16(const cc_node *n, int c16)
+{
+    const pool_params *p = n->params;
+    return p && c16 == CC_C16_IN && p->direct && !p->with_indices && p->N == 1 && p->C % 16 == 0;
 }
 
 const cc_op cc_op_maxpool = { "MaxPool", 1, maxpool_prepare, maxpool_forward, maxpool_backward };

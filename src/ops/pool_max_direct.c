@@ -70,11 +70,55 @@ AVX512 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, in
     }
 }
 
+/* The same windows over a channel-blocked input (op.h), one vector per
+ * position holding its 16 channels, into the row-major output: output rows
+ * [oh0, oh1) of channel block b.  No strips or masks: each window's taps are
+ * whole vectors, visited in the same row-major order from the first one in
+ * the image, so the same values (ResNet-50's max-pool after its first layer,
+ * which then stores whole vectors too). */
+AVX512 void cc_maxpool_c16_rows(const cc_window *w, const float *x, int64_t b, float *y, int64_t oh0, int64_t oh1)
+{
+    const int64_t H = w->in[1], W = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t kH = w->k[1], kW = w->k[2], sH = w->s[1], sW = w->s[2], pT = w->pb[1], pL = w->pb[2];
+    const float *xb = x + b * 16 * H * W;
+    float *yb = y + b * 16 * OH * OW;
+    float t[64][16] __attribute__((aligned(64)));
+    for (int64_t oh = oh0; oh < oh1; oh++)
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 64) {
+            const int64_t n = OW - ow0 < 64 ? OW - ow0 : 64;
+            for (int64_t j = 0; j < n; j++) {
+                __m512 best = _mm512_setzero_ps();
+                int first = 1;
+                for (int64_t kh = 0; kh < kH; kh++) {
+                    const int64_t ih = oh * sH - pT + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t kw = 0; kw < kW; kw++) {
+                        const int64_t iw = (ow0 + j) * sW - pL + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        const __m512 v = _mm512_loadu_ps(xb + (ih * W + iw) * 16);
+                        best = first ? v : _mm512_max_ps(v, best);   /* v > best ? v : best */
+                        first = 0;
+                    }
+                }
+                _mm512_store_ps(t[j], best);
+            }
+            for (int l = 0; l < 16; l++) {
+                float *yr = yb + l * OH * OW + oh * OW + ow0;
+                for (int64_t j = 0; j < n; j++) yr[j] = t[j][l];
+            }
+        }
+}
+
 #else
 
 void cc_maxpool_s2_plane(const cc_window *w, const float *x, float *y, int64_t oh0, int64_t oh1)
 {
     (void)w; (void)x; (void)y; (void)oh0; (void)oh1;
+}
+
+void cc_maxpool_c16_rows(const cc_window *w, const float *x, int64_t b, float *y, int64_t oh0, int64_t oh1)
+{
+    (void)w; (void)x; (void)b; (void)y; (void)oh0; (void)oh1;
 }
 
 #endif

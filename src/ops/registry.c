@@ -33,5 +33,6 @@ int cc_op_res_inplace(const cc_node *n, int c16)
 
 int cc_op_c16(const cc_node *n, int c16)
 {
+    if (n->op && strcmp(n->op->op_type, "MaxPool") == 0) return cc_maxpool_c16(n, c16);
     return n->op && strcmp(n->op->op_type, "Conv") == 0 && cc_conv_c16(n, c16);
 }
