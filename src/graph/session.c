@@ -211,19 +211,21 @@ static int c16_bits(const cc_session *s, const unsigned char *c, int i)
            (r >= 0 && c[r] ? CC_C16_RES : 0);
 }
 
-/* Which activations to store channel-blocked (op.h): those that only narrow
- * 1x1 convolutions write and read, so their tiles store whole vectors instead
- * of transposing (ResNet-50: the 14x14 and 7x7 block outputs, each read by
- * the next block's first 1x1, its shortcut and its residual Add).  A tensor
- * qualifies when it is not needed as it lies (kept, an output, or read by the
- * backward pass: need), is [1, C, H, W] with C % 16 == 0, and
+/* Which activations to store channel-blocked (op.h): those that narrow
+ * products write and only nodes able to read them blocked read, so the tiles
+ * store whole vectors instead of transposing (ResNet-50: its block outputs,
+ * each read by the next block's first 1x1, its shortcut and its residual
+ * Add; the outputs of the 3x3 layers computed by narrow products; the first
+ * layer's output, read by the max-pool).  A tensor qualifies when it is not
+ * needed as it lies (kept, an output, or read by the backward pass: need),
+ * is [1, C, H, W] with C % 16 == 0, and
  *   - the node whose turn writes it can write it blocked (cc_op_c16), with a
  *     fused residual that is blocked too;
- *   - every node reading it is a convolution that reads it as input 0 and
- *     can read it blocked, or the residual Add fused into a convolution
- *     that can take it blocked (with its output blocked, or row-major where
- *     the output is kept: ResNet-50's last block, whose output is the
- *     explained layer).
+ *   - every node reading it reads it as input 0 and can read it blocked
+ *     (a 1x1 convolution, the max-pool), or is the residual Add fused into a
+ *     convolution that can take it blocked (with its output blocked, or
+ *     row-major where the output is kept: ResNet-50's last block, whose
+ *     output is the explained layer).
  * Candidates that fail are dropped until the rest all pass (each drop can
  * only fail others).  The values computed are the same bits: the kernels
  * move them, not change them. */
@@ -558,6 +560,7 @@ cc_status cc_session_forward(cc_session *s)
         int fused = s->fuse ? s->fuse[i] : -1;
         if (fused <= -2) continue;   /* applied by its producer */
         node_io(s, n, in, out);
+        const int c16 = s->c16 ? c16_bits(s, s->c16, i) : 0;   /* its blocked input / output / residual */
         if (fused >= 0) {            /* write the last fused node's output: residual added, activated */
             const cc_node *a = &g->nodes[fused];
             cc_tensor *ain[MAX_IO];
@@ -566,7 +569,7 @@ cc_status cc_session_forward(cc_session *s)
             if (s->fuse_res[i] >= 0) {
                 const cc_tensor *r = &s->t[s->fuse_res[i]];
                 const float *res = r->data;
-                if (res == out[0]->data && !cc_op_res_inplace(n, s->c16 ? c16_bits(s, s->c16, i) : 0)) {
+                if (res == out[0]->data && !cc_op_res_inplace(n, c16)) {
                     /* planned in place, but the kernel changed since (a weight went
                      * live for training): the residual must outlive the first stores */
                     float *copy = cc_scratch(&s->ctx, 7, (size_t)r->numel);
@@ -578,7 +581,6 @@ cc_status cc_session_forward(cc_session *s)
             }
         }
         s->ctx.tap = i == s->tap_node ? &s->tap : NULL;
-        const int c16 = s->c16 ? c16_bits(s, s->c16, i) : 0;
         int rc;
         if (c16 && !cc_op_c16(n, c16)) rc = forward_unblocked(s, n, in, out, c16);
         else s->ctx.c16 = c16, rc = n->op->forward(n, in, out, &s->ctx);

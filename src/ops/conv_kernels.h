@@ -98,8 +98,8 @@ void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, i
 void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_t rowp, int64_t sH, int64_t sW,
                     const int32_t *off, int64_t OH, int64_t OW, float *C, const float *bias, const cc_post *post, int blk);
 /* The channel-blocked layout (c16) that cc_session_keep gives the tensors
- * only narrow 1x1 products write and read (ResNet-50's 14x14 and 7x7 block
- * outputs): a C x N plane as C / 16 blocks of N positions x 16 channels,
+ * narrow products write and only nodes able to take it read (ResNet-50's
+ * block outputs, op.h): a C x N plane as C / 16 blocks of N positions x 16 channels,
  * value (c, n) at (c / 16) 16 N + 16 n + c % 16.  A narrow tile's 16V
  * channels x 6-7 positions are then V x 6-7 whole vectors there, stored as
  * they lie rather than transposed into 16V rows (1024 x 256 x 196 with a

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int cc_packed_plan(int64_t M, int64_t K, int64_t N, cc_packed *pk)
 {
     memset(pk, 0, sizeof *pk);

@@ -127,9 +127,9 @@ cc_softmax_tap *cc_ctx_tap(const cc_ctx *ctx);
 
 /* The channel-blocked layout (c16): a [1, C, H, W] activation stored as C / 16
  * blocks of H W positions x 16 channels, value (c, n) at (c / 16) 16 HW +
- * 16 n + c % 16.  cc_session_keep gives it to the tensors that only narrow
- * 1x1 convolutions write and read (cc_op_c16), so that their tiles store
- * whole vectors (conv_kernels.h, cc_packed_gemm_c16).  The current forward
+ * 16 n + c % 16.  cc_session_keep gives it to the tensors that narrow
+ * products write and only nodes able to take it read (cc_op_c16), so that
+ * the tiles store whole vectors (conv_kernels.h, cc_packed_gemm_c16).  The current forward
  * call's input 0 is blocked when bit CC_C16_IN is set, its output when
  * CC_C16_OUT is, its fused residual when CC_C16_RES is (always with OUT). */
 enum { CC_C16_IN = 1, CC_C16_OUT = 2, CC_C16_RES = 4 };
