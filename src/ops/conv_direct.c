@@ -55,6 +55,19 @@ static AVX512 void direct_row(const float *x, int64_t C, int64_t H, int64_t W, c
     const int kind = post ? post->kind : CC_POST_NONE;
     const __m512 lo = _mm512_set1_ps(post ? post->lo : 0), hi = _mm512_set1_ps(post ? post->hi : 0);
     const float *res = cc_post_res(post, y);
+    /* The input rows that output row oh + AHEAD adds (the rows it shares with
+     * the row before are read already).  A first layer reads the picture cold
+     * (written once, then a whole network passed through the caches), through
+     * 3C row streams at stride 2: the hardware prefetchers left MobileNetV2's
+     * first layer waiting on memory, 0.54 ms at 1 thread against 0.14 with
+     * its input in cache (AMD Zen 5). */
+    enum { AHEAD = 2 };
+    for (int64_t kh = 3 - s; kh < 3 && (oh + AHEAD) * OW < OHW; kh++) {
+        const int64_t ih = (oh + AHEAD) * s - pT + kh;
+        if (ih < 0 || ih >= H) continue;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t q = 0; q < W; q += 16) _mm_prefetch((const char *)(x + (c * H + ih) * W + q), _MM_HINT_T0);
+    }
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         __m512 acc[CO];
 #pragma GCC unroll 16
