@@ -111,8 +111,10 @@ static int run_gemm(void)
     double best = t[0];
     for (int r = 1; r < reps; r++) if (t[r] < best) best = t[r];
     double flop = 2.0 * n * (double)n * n;
-    printf("{\"mode\":\"gemm\",\"n\":%d,\"median_ms\":%.3f,\"best_ms\":%.3f,\"gflops\":%.2f,\"gflops_best\":%.2f}\n", n,
-           median(t, reps), best, flop / (median(t, reps) * 1e6), flop / (best * 1e6));
+    const char *core = openblas_get_corename();
+    printf("{\"mode\":\"gemm\",\"n\":%d,\"median_ms\":%.3f,\"best_ms\":%.3f,\"gflops\":%.2f,\"gflops_best\":%.2f,"
+           "\"core\":\"%s\",\"coretype_env\":\"%s\"}\n", n, median(t, reps), best, flop / (median(t, reps) * 1e6),
+           flop / (best * 1e6), core ? core : "?", getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
     free(a);
     free(b);
     free(c);
