@@ -34,6 +34,14 @@ static inline __attribute__((always_inline)) AVX512 __m512 cc_res16(__m512 v, co
     return res ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + off)) : v;
 }
 
+/* Every cache line of n floats from p on, towards L1: for reads whose
+ * strides the hardware prefetchers follow poorly (conv_direct.c,
+ * conv_dw_direct.c). */
+static inline __attribute__((always_inline)) void cc_prefetch_floats(const float *p, int64_t n)
+{
+    for (int64_t q = 0; q < n; q += 16) _mm_prefetch((const char *)(p + q), _MM_HINT_T0);
+}
+
 /* The first `left` lanes (none when left <= 0, all 16 from 16 on). */
 static inline __attribute__((always_inline)) __mmask16 cc_live16(int64_t left)
 {

@@ -65,8 +65,7 @@ static AVX512 void direct_row(const float *x, int64_t C, int64_t H, int64_t W, c
     for (int64_t kh = 3 - s; kh < 3 && (oh + AHEAD) * OW < OHW; kh++) {
         const int64_t ih = (oh + AHEAD) * s - pT + kh;
         if (ih < 0 || ih >= H) continue;
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t q = 0; q < W; q += 16) _mm_prefetch((const char *)(x + (c * H + ih) * W + q), _MM_HINT_T0);
+        for (int64_t c = 0; c < C; c++) cc_prefetch_floats(x + (c * H + ih) * W, W);
     }
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         __m512 acc[CO];

@@ -96,8 +96,7 @@ static AVX512 void dw_direct_any(const float *x, int64_t H, int64_t W, const flo
 enum { AHEAD = 2 };
 static inline __attribute__((always_inline)) void dw_prefetch_row(const float *x, int64_t H, int64_t W, int64_t ih)
 {
-    if (ih < 0 || ih >= H) return;
-    for (int64_t q = 0; q < W; q += 16) _mm_prefetch((const char *)(x + ih * W + q), _MM_HINT_T0);
+    if (ih >= 0 && ih < H) cc_prefetch_floats(x + ih * W, W);
 }
 
 /* bias + the nine taps in (kh, kw) order: rows p (top), c, n (bottom), columns
