@@ -40,7 +40,7 @@ struct cc_session {
 cc_status cc_session_fail(cc_session *s, int code, const char *msg);
 void cc_head_pack_free(struct cc_head_pack *hp);
 /* Thread count for one library call (single-threaded while the machine is
- * oversubscribed, see session.c); returns what cc_threads_end restores. */
+ * oversubscribed, see threads.c); returns what cc_threads_end restores. */
 int cc_threads_begin(void);
 void cc_threads_end(int prev);
 #endif

@@ -4,11 +4,9 @@
 #include "graph/internal.h"
 #include "util/mem.h"
 
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_IO 64
 
@@ -16,44 +14,6 @@ cc_status cc_session_fail(cc_session *s, int code, const char *msg)
 {
     snprintf(s->err, sizeof s->err, "%s", msg);
     return (cc_status)code;
-}
-
-/* Threads on a shared machine.  Two OpenMP threads (ours and OpenBLAS's, one
- * libgomp pool) on a 2-core machine where other processes also run: every
- * parallel region ends in a barrier that waits for whichever thread the kernel
- * has just descheduled, and a forward pass has hundreds of regions, so it runs
- * 3-30x slower than on one thread (bench/README.md).  So each call looks at the
- * number of runnable tasks (/proc/loadavg, 4th field): when they outnumber the
- * cores, the call runs single-threaded (OpenBLAS's OpenMP build follows
- * omp_get_max_threads()); otherwise with every thread.  Sleeping idle threads
- * (OMP_WAIT_POLICY=PASSIVE) do not help here: with two busy
- * processes beside it a MobileNetV2 forward took 400 ms on two threads and
- * 62 ms on one.  The price: another thread count can change how OpenBLAS
- * splits a product, so without a pinned count maps may differ between runs at
- * the 1e-7 level.  Hence only while the count is not pinned: an explicit
- * OMP_NUM_THREADS is honoured exactly (runs with the same setting are
- * bit-identical, docs/reliability.md); CONTRASTCAM_ADAPTIVE_THREADS=0 / 1
- * turns the adaptation off / on regardless. */
-int cc_threads_begin(void)
-{
-    int prev = omp_get_max_threads();
-    const char *e = getenv("CONTRASTCAM_ADAPTIVE_THREADS");
-    int policy = e ? strcmp(e, "0") != 0 : getenv("OMP_NUM_THREADS") == NULL;
-    if (!policy || prev < 2 || omp_in_parallel()) return prev;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (!f) return prev;
-    double l1, l5, l15;
-    long run = 0, total = 0;
-    int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &run, &total);
-    fclose(f);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (got == 5 && ncpu > 0 && run > ncpu) omp_set_num_threads(1);
-    return prev;
-}
-
-void cc_threads_end(int prev)
-{
-    if (omp_get_max_threads() != prev && !omp_in_parallel()) omp_set_num_threads(prev);
 }
 
 cc_status cc_session_new(const cc_model *m, cc_session **out)
