@@ -8,6 +8,8 @@
  *   - a non-finite weight turns the skipping off (inf * 0 must stay NaN);
  *   - the all-Q epilogue max(col - WB, 0) (cc_packed_gemm_contrast) equals the
  *     plain product followed by the same expression in C, bit for bit, NaN -> 0;
+ *   - with p'B formed in the product's first pass (cc_packed_gemm_pullback),
+ *     the same bits as p'B summed in C and the product of the scaled copy;
  *   - long sums (narrow panels over 256 KB: the sums go in blocks of k, each
  *     thread through its tasks block by block) give the same bits at 1 and 2
  *     threads, as every shape must.
@@ -211,6 +213,49 @@ int main(void)
         CHECK(same_bits(C1, C2, (size_t)(M * N)), "%lldx%lldx%lld: contrast epilogue = product then max(col - c, 0)",
               (long long)M, (long long)K, (long long)N);
 
+        /* the pull-back formed in the product's first pass: p'B as cam.c's
+         * pull_back_map sums it (double, k ascending, a product then a sum),
+         * the product on the scaled copy: the same bits as the two steps apart */
+        if (!pk.wide) {
+            float *sc = malloc(sizeof(float) * (size_t)K), *dd = malloc(sizeof(float) * (size_t)K);
+            float *uu = malloc(sizeof(float) * (size_t)K), *Bs = malloc(sizeof(float) * (size_t)(K * N));
+            float *pc = malloc(sizeof(float) * (size_t)N);
+            for (int64_t k = 0; k < K; k++) {
+                sc[k] = k % 9 == 2 ? 0.0f : 0.5f + 0.25f * frand();   /* a zero scale empties a row too */
+                dd[k] = 0.02f + 0.01f * frand();
+                uu[k] = frand();
+            }
+            for (int64_t k = 0; k < K * N; k++) Bs[k] = sc[k / N] * B[k];
+            for (int64_t n = 0; n < N; n++) {
+                double a = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    const double du = (double)dd[k] * uu[k];
+                    a += du * B[k * N + n];
+                }
+                pc[n] = (float)a;
+            }
+            for (int t = 1; t <= 2; t++) {
+                omp_set_num_threads(t);
+                for (int z = 0; z <= 1; z++) {
+                    pk.skip_zeros = z;
+                    cc_packed_gemm_contrast(&pk, Wp, Bs, N, N, C1, N, pc);
+                    int rc = cc_packed_gemm_pullback(&pk, Wp, B, N, N, C2, N, &(cc_pullback){ sc, dd, uu });
+                    CHECK(rc == 0 && same_bits(C1, C2, (size_t)(M * N)),
+                          "%lldx%lldx%lld: pull-back in the product's pass = the two steps (%d thread(s), skip_zeros %d, rc %d)",
+                          (long long)M, (long long)K, (long long)N, t, z, rc);
+                    cc_packed_gemm_contrast(&pk, Wp, B, N, N, C1, N, pc);
+                    rc = cc_packed_gemm_pullback(&pk, Wp, B, N, N, C2, N, &(cc_pullback){ NULL, dd, uu });
+                    CHECK(rc == 0 && same_bits(C1, C2, (size_t)(M * N)), "%lldx%lldx%lld: the same unscaled (skip_zeros %d)",
+                          (long long)M, (long long)K, (long long)N, z);
+                }
+            }
+            omp_set_num_threads(thr);
+            free(sc), free(dd), free(uu), free(Bs), free(pc);
+        } else {
+            CHECK(cc_packed_gemm_pullback(&pk, Wp, B, N, N, C2, N, &(cc_pullback){ NULL, W, W }) == 1,
+                  "%lldx%lldx%lld: a wide plan is declined", (long long)M, (long long)K, (long long)N);
+        }
+
         /* one infinite weight: the skipping must not hide inf * 0 = NaN */
         W[(M - 1) * K + 3] = INFINITY;   /* row 3 of B is all zero */
         cc_packed_plan(M, K, N, &pk);
@@ -224,6 +269,18 @@ int main(void)
         for (int64_t n = 0; n < N; n++) nan += isnan(C0[(M - 1) * N + n]);
         CHECK(nan > 0 && same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: inf * 0 stays NaN (%d NaN outputs)",
               (long long)M, (long long)K, (long long)N, nan);
+        if (!pk.wide) {   /* and in the pull-back's pass, no row is skipped either */
+            for (int64_t n = 0; n < N; n++) col[n] = 0.0f;
+            float *zero = calloc((size_t)K, sizeof(float)), *one = malloc(sizeof(float) * (size_t)K);
+            for (int64_t k = 0; k < K; k++) one[k] = 1.0f;
+            pk.skip_zeros = 0;
+            cc_packed_gemm_contrast(&pk, Wp, B, N, N, C0, N, col);
+            pk.skip_zeros = 1;
+            int rc = cc_packed_gemm_pullback(&pk, Wp, B, N, N, C1, N, &(cc_pullback){ one, zero, zero });
+            CHECK(rc == 0 && same_bits(C0, C1, (size_t)(M * N)), "%lldx%lldx%lld: pull-back pass with an infinite weight",
+                  (long long)M, (long long)K, (long long)N);
+            free(zero), free(one);
+        }
         free(W), free(B), free(C0), free(C1), free(C2), free(col), free(ref), free(mag), free(Wp);
     }
 

@@ -119,6 +119,18 @@ void cc_packed_gemm_c16(const cc_packed *pk, const float *Wp, const float *B, co
  * once, ReLU(p'B - B[Q]) with p'B given per column (src/explain/cam.c). */
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                              int64_t ldc, const float *col);
+/* The same with p'B formed on the way, in the pass that lists each tile's
+ * nonzero rows (the activation read once, by both threads, instead of once
+ * more by one thread before): C = max(col[j] - (W diag(scale) B)[i, j], 0)
+ * with col[j] = (float) sum_k (double)(d[k] u[k]) B[k, j], k ascending, in
+ * double, and each term a product then a sum: the sums pull_back_map in cam.c
+ * forms, bit for bit.  scale NULL: B as it is.  Narrow plans only; returns
+ * 1 for a plan it does not take, -1 when out of memory, else 0. */
+typedef struct cc_pullback {
+    const float *scale, *d, *u;
+} cc_pullback;
+int cc_packed_gemm_pullback(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                            int64_t ldc, const cc_pullback *pb);
 
 /* Direct 3x3 convolution, stride 1 or 2, one group, C <= 4 input channels
  * (conv_direct.c): cc_conv_direct_ok says whether this CPU / build / shape

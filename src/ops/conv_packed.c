@@ -305,18 +305,38 @@ static AVX512 void wide_call(int R, const float *w, const float *b, int64_t ldb,
  * fast).  Read through the copy, the tile's B is one sequential stream: read
  * in place, the skipped rows break the 4 * ldb stride the hardware
  * prefetchers follow (MobileNetV2's all-Q product, 22% of rows skipped:
- * 0.255 -> 0.229 ms on two threads, the dense product 0.262). */
-static AVX512 int64_t zero_rows(const float *b, int64_t ldb, int64_t K, int nr, int32_t *idx, float *bc)
+ * 0.255 -> 0.229 ms on two threads, the dense product 0.262).
+ * With pb (cc_packed_gemm_pullback), the copy holds scale[k] B[k, .] (as
+ * given), every row is listed (only the zero ones skipped, and only with
+ * `skip`), and col gets the tile's pull-back sums; returns the count. */
+static AVX512 int64_t zero_rows(const float *b, int64_t ldb, int64_t K, int nr, int32_t *idx, float *bc,
+                                const cc_pullback *pb, int skip, float *col)
 {
     const __mmask16 m = cc_live16(nr);
     int64_t n = 0;
+    if (!pb) {
+        for (int64_t k = 0; k < K; k++) {
+            const __m512 v = _mm512_maskz_loadu_ps(m, b + k * ldb);
+            idx[n] = (int32_t)k;
+            _mm512_mask_storeu_ps(bc + n * nr, m, v);
+            n += _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
+        }
+        return n * 8 > K * 7 ? -1 : n;
+    }
+    /* col[i] = (float) sum_k (d[k] u[k]) B[k, i] in double, k ascending, a
+     * product then a sum (as pull_back_map: the same bits); nr <= 7 */
+    __m512d s = _mm512_setzero_pd();
     for (int64_t k = 0; k < K; k++) {
-        const __m512 v = _mm512_maskz_loadu_ps(m, b + k * ldb);
+        __m512 v = _mm512_maskz_loadu_ps(m, b + k * ldb);
+        const __m512d du = _mm512_set1_pd((double)pb->d[k] * pb->u[k]);
+        s = _mm512_add_pd(s, _mm512_mul_pd(du, _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
+        if (pb->scale) v = _mm512_mul_ps(v, _mm512_set1_ps(pb->scale[k]));
         idx[n] = (int32_t)k;
         _mm512_mask_storeu_ps(bc + n * nr, m, v);
-        n += _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
+        n += !skip || _mm512_mask_cmp_ps_mask(m, v, _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0;
     }
-    return n * 8 > K * 7 ? -1 : n;
+    _mm512_mask_storeu_ps(col, m, _mm512_castps256_ps512(_mm512_cvtpd_ps(s)));
+    return n;
 }
 
 /* What narrow tiles apply as they store: post, or with a fused residual only
@@ -495,9 +515,9 @@ static int halves_gemm(const cc_packed *pk, const float *Wp, const float *B, int
     return 0;
 }
 
-static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
-                        int64_t ldc, const float *bias, const cc_post *post, const float *col, const float *after,
-                        const int32_t *boff, int c16)
+static int packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                       int64_t ldc, const float *bias, const cc_post *post, const float *col, const float *after,
+                       const int32_t *boff, int c16, const cc_pullback *pb)
 {
     const int bout = (c16 & CC_C16_OUT) != 0;
     const int64_t K = pk->K, M = pk->M, R = pk->rows, P = pk->panels;
@@ -525,11 +545,11 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
                           p == p0 && n + tw < N ? B + n + tw : NULL);
             }
         }
-        return;
+        return 0;
     }
-    if (pk->halves && !col && !pk->skip_zeros && (bout || !(c16 & CC_C16_RES)) &&
+    if (pk->halves && !col && !pb && !pk->skip_zeros && (bout || !(c16 & CC_C16_RES)) &&
         !halves_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, boff, bout))
-        return;
+        return 0;
     /* tasks: (panel, chunk of 4 tiles); consecutive tasks share a
      * panel, so a thread streams each panel's weights once per chunk run.
      * Long sums go in blocks of k: each thread takes its share of the tasks
@@ -563,11 +583,18 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
      * Only with finite weights (inf * 0 is NaN); a tile with few zero rows
      * keeps the plain loop.  list[t]: the k of tile t (columns 7t..7t+6) to
      * add, cnt[t] of them, or -1 for all; bc: those rows' values, tile by tile
-     * (a tile from n0 at bc + n0 K). */
-    int32_t *list = pk->skip_zeros && pk->finite && !boff && K <= INT32_MAX ? malloc(sizeof(int32_t) * (size_t)(ntiles * K)) : NULL;
+     * (a tile from n0 at bc + n0 K).  With pb the tiles always read the copy
+     * (scaled, and with the pull-back's sums formed on the way: pcol). */
+    const int skip = pk->skip_zeros && pk->finite;
+    int32_t *list = (skip || pb) && !boff && K <= INT32_MAX ? malloc(sizeof(int32_t) * (size_t)(ntiles * K)) : NULL;
     int64_t *cnt = list ? malloc(sizeof(int64_t) * (size_t)ntiles) : NULL;
     float *bc = cnt ? malloc(sizeof(float) * (size_t)(N * K)) : NULL;
-    if (!bc) free(list), free(cnt), list = NULL, cnt = NULL;
+    float *pcol = pb ? malloc(sizeof(float) * (size_t)N) : NULL;
+    if (!bc || (pb && !pcol)) {
+        free(list), free(cnt), free(bc), free(pcol), list = NULL, cnt = NULL, bc = NULL;
+        if (pb) return -1;
+    }
+    if (pb) col = pcol;
     float *part = nkb > 1 ? aligned_alloc(64, sizeof(float) * (size_t)(tasks * TPC * 7 * 64)) : NULL;
     /* in blocks, each tile's place in its zero list */
     int64_t *pos = list && part ? calloc((size_t)(tasks * TPC), sizeof(int64_t)) : NULL;
@@ -579,7 +606,7 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < ntiles; t++) {
                 const int64_t n0 = tile_at(t, six, N), n1 = tile_at(t + 1, six, N);
-                cnt[t] = zero_rows(B + n0, ldb, K, (int)(n1 - n0), list + t * K, bc + n0 * K);
+                cnt[t] = zero_rows(B + n0, ldb, K, (int)(n1 - n0), list + t * K, bc + n0 * K, pb, skip, pcol + n0);
             }
         }
         /* each thread its share of the tasks, k block by k block: a block's
@@ -645,14 +672,16 @@ static void packed_gemm(const cc_packed *pk, const float *Wp, const float *B, in
     free(list);
     free(cnt);
     free(bc);
+    free(pcol);
     free(part);
     free(pos);
+    return 0;
 }
 
 void cc_packed_gemm(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                     int64_t ldc, const float *bias, const cc_post *post)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL, NULL, NULL, 0);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, bias, post, NULL, NULL, NULL, 0, NULL);
 }
 
 int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16)
@@ -666,13 +695,13 @@ int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16)
 void cc_packed_gemm_c16(const cc_packed *pk, const float *Wp, const float *B, const int32_t *boff, int64_t N, float *C,
                         int c16, const float *bias, const cc_post *post)
 {
-    packed_gemm(pk, Wp, B, N, N, C, N, bias, post, NULL, NULL, boff, c16);
+    packed_gemm(pk, Wp, B, N, N, C, N, bias, post, NULL, NULL, boff, c16, NULL);
 }
 
 void cc_packed_gemm_then(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                          int64_t ldc, const float *after)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, after, NULL, 0);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, after, NULL, 0, NULL);
 }
 
 /* Tasks: (panel, output row).  Row-major where all the panels fit in L2
@@ -715,7 +744,14 @@ void cc_packed_conv(const cc_packed *pk, const float *Wp, const float *x, int64_
 void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
                              int64_t ldc, const float *col)
 {
-    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col, NULL, NULL, 0);
+    packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, col, NULL, NULL, 0, NULL);
+}
+
+int cc_packed_gemm_pullback(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                            int64_t ldc, const cc_pullback *pb)
+{
+    if (pk->wide || pk->K > INT32_MAX) return 1;
+    return packed_gemm(pk, Wp, B, ldb, N, C, ldc, NULL, NULL, NULL, NULL, NULL, 0, pb);
 }
 
 #else
@@ -743,6 +779,13 @@ void cc_packed_gemm_contrast(const cc_packed *pk, const float *Wp, const float *
                              int64_t ldc, const float *col)
 {
     (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)col;
+}
+
+int cc_packed_gemm_pullback(const cc_packed *pk, const float *Wp, const float *B, int64_t ldb, int64_t N, float *C,
+                            int64_t ldc, const cc_pullback *pb)
+{
+    (void)pk; (void)Wp; (void)B; (void)ldb; (void)N; (void)C; (void)ldc; (void)pb;
+    return 1;
 }
 
 int cc_packed_c16_ok(const cc_packed *pk, int64_t K, int64_t N, int c16)
