@@ -76,11 +76,60 @@ void cc_cam_free(cc_cam *c)
  * 63 k multiply-adds a map), and OpenBLAS's call, threading and packing cost
  * more than it (0.05 ms a map; on a CPU OpenBLAS does not know, its generic
  * kernels too).  One thread, one order: the same bits for any thread count. */
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+
+/* One map of hw <= 64 positions: the sums in NV vectors of 16 (registers, not
+ * the map in memory: a store and a reload per channel cost 5 of MobileNetV2's
+ * 7 us a map), each still m[i] += L[c] R[c][i] over c in order, a product then
+ * a sum: the same bits.  Rows are read 16 NV wide, past hw into the next row
+ * (lanes that are dropped); the last rows, whose reads would leave R, go
+ * through a zero-padded copy.  NV a constant in each call: the sums stay in
+ * registers. */
+static inline __attribute__((always_inline)) void one_map_nv(const int NV, const float *restrict l, const float *R, int C,
+                                                             int hw, float *restrict m)
+{
+    v16f acc[4] = { { 0 } };
+    int c = 0;
+    for (; c < C && (size_t)c * (size_t)hw + 16 * (size_t)NV <= (size_t)C * (size_t)hw; c++) {
+        const float *r = R + (size_t)c * (size_t)hw;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[v] += l[c] * *(const v16f *)(r + 16 * v);
+    }
+    for (; c < C; c++) {
+        float pad[64] = { 0 };
+        memcpy(pad, R + (size_t)c * (size_t)hw, sizeof(float) * (size_t)hw);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[v] += l[c] * *(const v16f *)(pad + 16 * v);
+    }
+    float out[64];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) memcpy(out + 16 * v, &acc[v], sizeof acc[v]);
+    memcpy(m, out, sizeof(float) * (size_t)hw);
+}
+
+CC_HOT_CLONES
+static void one_map_small(const float *restrict l, const float *R, int C, int hw, float *restrict m)
+{
+    switch ((hw + 15) / 16) {
+    case 1: one_map_nv(1, l, R, C, hw, m); break;
+    case 2: one_map_nv(2, l, R, C, hw, m); break;
+    case 3: one_map_nv(3, l, R, C, hw, m); break;
+    default: one_map_nv(4, l, R, C, hw, m); break;
+    }
+}
+
 CC_HOT_CLONES
 static void few_maps(const float *L, const float *R, int K, int C, int hw, float *maps, int raw)
 {
     for (int k = 0; k < K; k++) {
         float *restrict m = maps + (size_t)k * (size_t)hw;
+        if (hw <= 64) {
+            one_map_small(L + (size_t)k * (size_t)C, R, C, hw, m);
+            if (!raw)
+#pragma omp simd
+                for (int i = 0; i < hw; i++) m[i] = isgreater(m[i], 0.0f) ? m[i] : 0.0f;   /* ReLU; NaN becomes 0 too */
+            continue;
+        }
         memset(m, 0, sizeof(float) * (size_t)hw);
         for (int c = 0; c < C; c++) {
             const float a = L[(size_t)k * (size_t)C + (size_t)c];
