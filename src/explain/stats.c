@@ -82,6 +82,7 @@ void cc_map_stats_free(cc_map_stats *st)
 #define NACC (2 + NPOS)         /* per pixel and lane: sum v, sum c v, the five products */
 #define NOFF 9                  /* all neighbour offsets (di + 1) * 3 + (dj + 1) */
 #define PAR_MIN ((size_t)1 << 14)
+#define SB 8                    /* blocks normalised before their sums are added (block_sums) */
 static const int pos_di[NPOS] = { 0, 0, 1, 1, 1 }, pos_dj[NPOS] = { 0, 1, -1, 0, 1 };
 
 /* A block's QB lanes as one vector (GCC's vector extensions: one AVX-512
@@ -107,6 +108,7 @@ typedef struct {
 
 typedef struct {                /* one thread's scratch */
     double *X, *T, *D, *acc;    /* block plane, row interpolations, difference from the reference, lane sums */
+    double *Xs;                 /* SB block planes, X one of them */
 } scratch;
 
 /* Loads maps src[l] (NULL: none) into X's lanes; from the extremes of each
@@ -233,27 +235,29 @@ static void block_rms(const geom *g, scratch *sc, const double *vg, double cg, c
     }
 }
 
-/* Adds the lanes' v, c v and neighbour products to the lane sums. */
+/* Adds the lanes' v, c v and neighbour products of nb blocks (planes `stride`
+ * apart from Xs, their c in cs) to the lane sums: pixel by pixel, the seven
+ * sums in registers through the blocks (with one block at a time they were
+ * read and written back per block), block after block as before: the same
+ * bits. */
 CC_HOT_CLONES
-static void block_sums(const geom *g, scratch *sc, const double c[QB])
+static void block_sums(const geom *g, const double *Xs, size_t stride, int nb, const double (*cs)[QB], double *acc)
 {
-    const double *restrict X = sc->X;
     for (size_t k = 0; k < g->hw; k++) {
-        const double *restrict x = X + g->pix[k] * QB;
-        const double *restrict x1 = x + g->pos[1] * QB, *restrict x2 = x + g->pos[2] * QB;
-        const double *restrict x3 = x + g->pos[3] * QB, *restrict x4 = x + g->pos[4] * QB;
-        double *restrict a = sc->acc + k * NACC * QB;
-#pragma omp simd
-        for (int l = 0; l < QB; l++) {
-            const double v = x[l];
-            a[l] += v;
-            a[QB + l] += c[l] * v;
-            a[2 * QB + l] += v * v;
-            a[3 * QB + l] += v * x1[l];
-            a[4 * QB + l] += v * x2[l];
-            a[5 * QB + l] += v * x3[l];
-            a[6 * QB + l] += v * x4[l];
+        v8d *a = (v8d *)(acc + k * NACC * QB);
+        v8d s0 = a[0], s1 = a[1], s2 = a[2], s3 = a[3], s4 = a[4], s5 = a[5], s6 = a[6];
+        for (int b = 0; b < nb; b++) {
+            const double *x = Xs + (size_t)b * stride + g->pix[k] * QB;
+            const v8d v = *(const v8d *)x, c = *(const v8d *)cs[b];
+            s0 += v;
+            s1 += c * v;
+            s2 += v * v;
+            s3 += v * *(const v8d *)(x + g->pos[1] * QB);
+            s4 += v * *(const v8d *)(x + g->pos[2] * QB);
+            s5 += v * *(const v8d *)(x + g->pos[3] * QB);
+            s6 += v * *(const v8d *)(x + g->pos[4] * QB);
         }
+        a[0] = s0, a[1] = s1, a[2] = s2, a[3] = s3, a[4] = s4, a[5] = s5, a[6] = s6;
     }
 }
 
@@ -296,13 +300,6 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     cc_status st = CC_OK;
     int ok = out->mean && out->var && out->rms && out->flat && ty && tx && ey && ex && xi && xl && pix && vg && cf && res &&
              S2 && Gy && Gx && cy && cx && R1 && Rc && R2 && wxx && run0 && scr;
-    for (int t = 0; ok && t < nthr; t++) {
-        scr[t].X = calloc(P * QB, sizeof(double));
-        scr[t].D = calloc(P * QB, sizeof(double));
-        scr[t].T = malloc(sizeof(double) * (size_t)h * (size_t)ow * QB);
-        scr[t].acc = malloc(sizeof(double) * hw * NACC * QB);
-        ok = scr[t].X && scr[t].D && scr[t].T && scr[t].acc;
-    }
     if (!ok) { st = CC_ERR_NOMEM; goto done; }
 
     cc_upsample_taps(h, oh, ty);
@@ -330,8 +327,15 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
         const float *src[QB] = { ref };
         double c[QB];
         int flat[QB];
-        block_norm(&g, src, &scr[0], c, flat);
-        for (size_t p = 0; p < P; p++) vg[p] = scr[0].X[p * QB];
+        scratch rs = { .X = calloc(P * QB, sizeof(double)), .T = malloc(sizeof(double) * (size_t)h * (size_t)nx * QB) };
+        if (!rs.X || !rs.T) {
+            free(rs.X), free(rs.T);
+            st = CC_ERR_NOMEM;
+            goto done;
+        }
+        block_norm(&g, src, &rs, c, flat);
+        for (size_t p = 0; p < P; p++) vg[p] = rs.X[p * QB];
+        free(rs.X), free(rs.T);
         cg = c[0];
         gram(ty, oh, h, Gy, cy);
         gram(tx, ow, w, Gx, cx);
@@ -348,49 +352,72 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
     /* every map: v, c, flat and the RMS distance, then the sums over the maps
      * that are not skipped, per lane; each run's lanes added in a fixed order */
     const int nblk = (n + QB - 1) / QB;
-#pragma omp parallel for schedule(static) if ((size_t)n * hw >= PAR_MIN)
-    for (int r = 0; r < NCHUNK; r++) {
+    int nomem = 0;
+#pragma omp parallel if ((size_t)n * hw >= PAR_MIN)
+    {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
+        /* each thread's scratch, allocated and first written by that thread: in
+         * its own core's cache, and not zeroed one after another by one thread */
         scratch *sc = &scr[tid];
-        memset(sc->acc, 0, sizeof(double) * hw * NACC * QB);
-        int cnt = 0;
-        double a = 0, a2 = 0;
-        for (int blk = (int)((int64_t)nblk * r / NCHUNK); blk < (int)((int64_t)nblk * (r + 1) / NCHUNK); blk++) {
-            const int q0 = blk * QB;
-            const float *src[QB];
-            double c[QB], ss[QB];
-            int flat[QB];
-            for (int l = 0; l < QB; l++) src[l] = q0 + l < n ? maps + (size_t)(q0 + l) * hw : NULL;
-            block_norm(&g, src, sc, c, flat);
-            if (ref) block_rms(&g, sc, vg, cg, cf, c, (double)HW, ss);
-            for (int l = 0; l < QB && q0 + l < n; l++) {
-                const int q = q0 + l;
-                out->flat[q] = (unsigned char)flat[l];
-                if (ref) out->rms[q] = (float)sqrt((ss[l] > 0 ? ss[l] : 0) / (double)HW);
-                if (skip && skip[q]) {   /* out of the sums: a zero lane */
-                    for (size_t k = 0; k < hw; k++) sc->X[pix[k] * QB + (size_t)l] = 0.0;
-                    c[l] = 0;
-                    continue;
-                }
-                cnt++;
-                a += c[l];
-                a2 += c[l] * c[l];
-            }
-            block_sums(&g, sc, c);
+        sc->X = sc->Xs = calloc(SB * P * QB, sizeof(double));
+        sc->D = calloc(P * QB, sizeof(double));
+        sc->T = malloc(sizeof(double) * (size_t)h * (size_t)nx * QB);
+        sc->acc = malloc(sizeof(double) * hw * NACC * QB);
+        const int mine = sc->Xs && sc->D && sc->T && sc->acc;
+        if (!mine) {
+#pragma omp atomic write
+            nomem = 1;
         }
-        double *rr = res + (size_t)r * NACC * hw;
-        for (size_t k = 0; k < hw; k++)
-            for (int j = 0; j < NACC; j++) {
-                const double *al = sc->acc + (k * NACC + (size_t)j) * QB;
-                double s = 0;
-                for (int l = 0; l < QB; l++) s += al[l];
-                rr[(size_t)j * hw + k] = s;
+#pragma omp for schedule(static)
+        for (int r = 0; r < NCHUNK; r++) {
+            if (!mine) continue;
+            memset(sc->acc, 0, sizeof(double) * hw * NACC * QB);
+            int cnt = 0, nb = 0;
+            double a = 0, a2 = 0, cs[SB][QB];
+            const int blk1 = (int)((int64_t)nblk * (r + 1) / NCHUNK);
+            for (int blk = (int)((int64_t)nblk * r / NCHUNK); blk < blk1; blk++) {
+                const int q0 = blk * QB;
+                const float *src[QB];
+                double *c = cs[nb], ss[QB];
+                int flat[QB];
+                sc->X = sc->Xs + (size_t)nb * P * QB;
+                for (int l = 0; l < QB; l++) src[l] = q0 + l < n ? maps + (size_t)(q0 + l) * hw : NULL;
+                block_norm(&g, src, sc, c, flat);
+                if (ref) block_rms(&g, sc, vg, cg, cf, c, (double)HW, ss);
+                for (int l = 0; l < QB && q0 + l < n; l++) {
+                    const int q = q0 + l;
+                    out->flat[q] = (unsigned char)flat[l];
+                    if (ref) out->rms[q] = (float)sqrt((ss[l] > 0 ? ss[l] : 0) / (double)HW);
+                    if (skip && skip[q]) {   /* out of the sums: a zero lane */
+                        for (size_t k = 0; k < hw; k++) sc->X[pix[k] * QB + (size_t)l] = 0.0;
+                        c[l] = 0;
+                        continue;
+                    }
+                    cnt++;
+                    a += c[l];
+                    a2 += c[l] * c[l];
+                }
+                if (++nb == SB || blk + 1 == blk1) {
+                    block_sums(&g, sc->Xs, P * QB, nb, (const double(*)[QB])cs, sc->acc);
+                    nb = 0;
+                }
             }
-        pn[r] = cnt, psc[r] = a, psc2[r] = a2;
+            sc->X = sc->Xs;
+            double *rr = res + (size_t)r * NACC * hw;
+            for (size_t k = 0; k < hw; k++)
+                for (int j = 0; j < NACC; j++) {
+                    const double *al = sc->acc + (k * NACC + (size_t)j) * QB;
+                    double s = 0;
+                    for (int l = 0; l < QB; l++) s += al[l];
+                    rr[(size_t)j * hw + k] = s;
+                }
+            pn[r] = cnt, psc[r] = a, psc2[r] = a2;
+        }
     }
+    if (nomem) { st = CC_ERR_NOMEM; goto done; }
     int N = 0;
     double sc = 0, sc2 = 0;
     for (int r = 0; r < NCHUNK; r++) {
@@ -481,7 +508,7 @@ cc_status cc_map_stats_compute(const float *maps, int n, int h, int w, const flo
 done:
     free(ty); free(tx); free(ey); free(ex); free(xi); free(xl); free(pix); free(vg); free(cf); free(res); free(S2);
     free(Gy); free(Gx); free(cy); free(cx); free(R1); free(Rc); free(R2); free(wxx); free(run0);
-    for (int t = 0; scr && t < nthr; t++) free(scr[t].X), free(scr[t].D), free(scr[t].T), free(scr[t].acc);
+    for (int t = 0; scr && t < nthr; t++) free(scr[t].Xs), free(scr[t].D), free(scr[t].T), free(scr[t].acc);
     free(scr);
     if (st) cc_map_stats_free(out);
     cc_threads_end(thr);
