@@ -188,7 +188,7 @@ def main():
         lines += ["", "### Threading probe: our forward under three thread settings", "",
                   "Default = OpenMP (libgomp, idle threads spin briefly: GOMP_SPINCOUNT=10000 as the CLI sets it; OpenBLAS's OpenMP build shares the pool), 2 threads, "
                   "dropping to 1 thread for a call while the machine has more runnable tasks than cores "
-                  "(src/graph/session.c, cc_threads_begin). GOMP_SPINCOUNT=0 = idle OpenMP threads sleep at once. "
+                  "(src/graph/threads.c, cc_threads_begin). GOMP_SPINCOUNT=0 = idle OpenMP threads sleep at once. "
                   "OMP_NUM_THREADS=1 = OpenMP and OpenBLAS single-threaded.", "",
                   md_table(["model", "default", "GOMP_SPINCOUNT=0", "OMP_NUM_THREADS=1", "ORT fwd (2 threads)",
                             "1 thread / ORT"], probe)]
