@@ -404,7 +404,7 @@ static int expand_input(const char *arg, strlist *out, int *expanded)
         while ((e = readdir(d)))
             if (e->d_name[0] != '.' && has_ext(e->d_name, image_exts) && sl_add(&names, e->d_name)) break;
         closedir(d);
-        qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
+        if (names.n > 1) qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);   /* v is NULL when empty */
         char path[4096];
         int rc = 0;
         for (int i = 0; i < names.n && !rc; i++) {
